@@ -1,0 +1,49 @@
+# briefkit: `make` builds the three deliverables, `make test` runs the tests.
+PYTHON    ?= python3
+VENV      ?= .venv
+CONTENT   ?= content
+TEMPLATES ?= templates
+BUILD     ?= build
+
+BIN      := $(VENV)/bin
+BRIEFKIT := $(BIN)/briefkit
+STAMP    := $(VENV)/.installed
+INPUTS   := $(wildcard $(CONTENT)/* $(TEMPLATES)/* src/briefkit/*.py src/briefkit/render/*.py)
+RUN      := $(BRIEFKIT) build --content $(CONTENT) --templates $(TEMPLATES) --out $(BUILD) -q
+
+.PHONY: all docx pdf pptx check test lint bench clean help
+.DELETE_ON_ERROR:
+
+all: docx pdf pptx ## build memo.docx, brief.pdf and deck.pptx into $(BUILD)/
+
+docx: $(BUILD)/memo.docx ## the Word memo
+pdf: $(BUILD)/brief.pdf ## the PDF brief
+pptx: $(BUILD)/deck.pptx ## the slide deck
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(BUILD)/memo.docx: $(STAMP) $(INPUTS)
+	$(RUN) --format docx
+$(BUILD)/brief.pdf: $(STAMP) $(INPUTS)
+	$(RUN) --format pdf
+$(BUILD)/deck.pptx: $(STAMP) $(INPUTS)
+	$(RUN) --format pptx
+
+check: $(STAMP) ## check the content without building
+	$(BRIEFKIT) check --content $(CONTENT) --templates $(TEMPLATES)
+
+test: $(STAMP) ## run the tests
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## byte-compile every module (catches syntax errors)
+	$(BIN)/python -m compileall -q src tests
+
+clean: ## remove the build folder
+	rm -rf $(BUILD)
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

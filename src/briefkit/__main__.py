@@ -1,0 +1,5 @@
+import sys
+
+from briefkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,67 @@
+"""Compose content into one Markdown text per deliverable with jinja2 templates.
+
+Content goes into templates as data: `{{ pillar.meta.summary }}` inserts the text, which
+is never compiled as template code, so a `{{` typed in content comes out literally.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import jinja2
+
+from briefkit.errors import BuildError, Origin
+from briefkit.loading import Content
+from briefkit.model import note_label
+
+
+def _environment(template_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["roman"] = lambda n: note_label(int(n), "lower-roman").upper()
+    env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
+    return env
+
+
+def _template_origin(template_dir: Path, exc: BaseException) -> Origin | None:
+    """The template line jinja2 was running when `exc` was raised."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            return Origin(_display(template_dir, frame.filename), frame.lineno or 1)
+    return None
+
+
+def _display(template_dir: Path, filename: str) -> str:
+    path = Path(filename)
+    try:
+        return str(Path(template_dir.name) / path.relative_to(template_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def assemble(content: Content, template_dir: Path, template_name: str) -> str:
+    """Render `template_name` with the briefing's content; the result is Markdown."""
+    template_dir = Path(template_dir)
+    env = _environment(template_dir)
+    try:
+        template = env.get_template(template_name)
+    except jinja2.TemplateNotFound:
+        raise BuildError(f"template '{template_dir}/{template_name}' does not exist") from None
+    except jinja2.TemplateSyntaxError as e:
+        where = Origin(_display(template_dir, e.filename or template_name), e.lineno or 1)
+        raise BuildError(f"template syntax error: {e.message}", where) from None
+    try:
+        return template.render(
+            briefing=content.briefing.meta,
+            sections=content.sections,
+            pillars=content.pillars,
+        )
+    except jinja2.TemplateError as e:
+        raise BuildError(f"template error: {e.message or e}", _template_origin(template_dir, e)) from None

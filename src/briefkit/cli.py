@@ -1,0 +1,97 @@
+"""Command line: `briefkit build` and `briefkit check`. The only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from briefkit import __version__
+from briefkit.errors import BuildError, BuildErrors
+
+FORMATS = ("docx", "pdf", "pptx")
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+    bad = [v for v in items if v not in FORMATS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad) or '(none)'}; choose from {','.join(FORMATS)}")
+    return items
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="briefkit",
+        description="Build a policy briefing written in Markdown into a Word memo (memo.docx), "
+                    "a PDF brief (brief.pdf) and a slide deck (deck.pptx), all with the same numbered endnotes.",
+        epilog="Examples:\n  briefkit build                      build all three into build/\n"
+               "  briefkit build --format docx        only the Word memo\n"
+               "  briefkit check                      report content problems without building",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"briefkit {__version__}")
+    p.add_argument("--debug", action="store_true", help="show a Python traceback when something fails")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
+                        help="folder of the briefing's .md files (default: content)")
+        sp.add_argument("--templates", type=Path, default=Path("templates"), metavar="DIR",
+                        help="folder of templates and theme.yaml (default: templates)")
+        sp.add_argument("--strict", action="store_true", help="treat warnings (such as uncited notes) as errors")
+        sp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    b = sub.add_parser("build", help="build the deliverables", description="Build the deliverables into the output folder. "
+                       "Every format is rendered before any file is written, and each file is replaced atomically, "
+                       "so a failed build leaves the previous deliverables as they were.")
+    common(b)
+    b.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="output folder (default: build)")
+    b.add_argument("--format", type=_formats, default=FORMATS, metavar="LIST",
+                   help="comma-separated formats to build: docx,pdf,pptx (default: all three)")
+    b.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    c = sub.add_parser("check", help="check the content without building",
+                       description="Check front matter, endnotes and templates; print one line per finding.")
+    common(c)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    try:
+        return _run(args)
+    except (BuildError, BuildErrors) as e:
+        if args.debug:
+            traceback.print_exc()
+        findings = e.findings if isinstance(e, BuildErrors) else [e]
+        for finding in findings:
+            print(finding, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("briefkit: interrupted; no deliverable was changed", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from briefkit.build import build, prepare
+
+    if args.command == "check":
+        briefing = prepare(args.content, args.templates, FORMATS, strict=args.strict)
+        for w in briefing.content.warnings:
+            print(w, file=sys.stderr)
+        n_notes = len(briefing.content.notes)
+        print(f"{args.content}: {len(briefing.content.pillars)} pillars, {n_notes} endnotes, "
+              f"{len(briefing.content.warnings)} warnings, no errors")
+        return 0
+
+    def report(built) -> None:
+        if not args.quiet:
+            print(f"built {built.path} ({built.size / 1024:.0f} KiB, {built.seconds:.2f} s)")
+
+    build(args.content, args.templates, args.out, args.format, strict=args.strict, on_built=report)
+    return 0

@@ -1,0 +1,31 @@
+"""The one exception type for mistakes a user can fix in content or templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where something came from, for messages only."""
+
+    path: str
+    line: int
+
+
+class BuildError(Exception):
+    def __init__(self, message: str, origin: Origin | None = None, severity: str = "error") -> None:
+        super().__init__(message)
+        self.message, self.origin, self.severity = message, origin, severity
+
+    def __str__(self) -> str:
+        where = f"{self.origin.path}:{self.origin.line}: " if self.origin else ""
+        return f"{where}{self.severity}: {self.message}"
+
+
+class BuildErrors(Exception):
+    """Several findings reported together (all of `check`, for instance)."""
+
+    def __init__(self, findings: list[BuildError]) -> None:
+        super().__init__("\n".join(map(str, findings)))
+        self.findings = findings

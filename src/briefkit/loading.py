@@ -1,0 +1,410 @@
+"""Read content files: decode, split and check YAML front matter, collect endnotes.
+
+Every user-fixable problem becomes a BuildError with the file and line; `load_content`
+gathers them all so that `briefkit check` can report every finding in one run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from briefkit.errors import BuildError, BuildErrors, Origin
+from briefkit.model import NOTE_STYLES
+
+KINDS = ("briefing", "section", "pillar")
+PILLAR_PARTS = ("analysis", "recommendations")
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    type: str  # "str" | "int" | "strlist" | "figures"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "briefing": {
+        "kind": Key("str", True),
+        "title": Key("str", True),
+        "short_title": Key("str"),
+        "subtitle": Key("str"),
+        "organization": Key("str"),
+        "term": Key("str"),
+        "supervisor": Key("str"),
+        "authors": Key("strlist"),
+        "date": Key("str"),
+        "subject": Key("str"),
+        "keywords": Key("strlist"),
+        "language": Key("str"),
+        "endnote_style": Key("str", choices=NOTE_STYLES),
+        "slug": Key("str"),
+    },
+    "section": {
+        "kind": Key("str", True),
+        "title": Key("str", True),
+        "summary": Key("str"),
+    },
+    "pillar": {
+        "kind": Key("str", True),
+        "title": Key("str", True),
+        "short_title": Key("str", True),
+        "order": Key("int", True),
+        "summary_title": Key("str"),
+        "summary": Key("str", True),
+        "recommendations": Key("strlist", True),
+        "figures": Key("figures"),
+    },
+}
+FIGURE_KEYS = {"value": True, "label": True, "note": False}
+_DEFAULTS: dict[str, Any] = {"str": "", "int": 0, "strlist": (), "figures": ()}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One content file after loading: checked front matter and body."""
+
+    path: str
+    name: str  # file stem, how templates refer to sections
+    kind: str
+    meta: dict[str, Any]
+    body: str
+    parts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteDef:
+    key: str
+    text: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    root: str
+    briefing: Source
+    sections: dict[str, Source]
+    pillars: tuple[Source, ...]
+    notes: dict[str, NoteDef]
+    warnings: tuple[BuildError, ...]
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
+_REF = re.compile(r"(?<!\\)\[\^([^\]\s]+)\]")
+_DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]?(.*)$")
+_PART = re.compile(r"^# +(.+?)\s*#*\s*$")
+_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?")
+
+
+def decode(path: Path, display: str) -> str:
+    """UTF-8 text with any BOM dropped and CRLF/CR line ends made LF."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise BuildError(f"cannot read file: {e.strerror}", Origin(display, 1)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise BuildError(
+            f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start}; save the file as UTF-8",
+            Origin(display, line)) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise BuildError("file holds a NUL character; is it really a Markdown file?", Origin(display, line))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _code_mask(lines: list[str]) -> list[bool]:
+    """True for lines inside fenced code blocks (fence lines included)."""
+    mask, fence = [], ""
+    for line in lines:
+        m = _FENCE.match(line)
+        if fence:
+            mask.append(True)
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+                fence = ""
+        elif m:
+            fence = m.group(1)
+            mask.append(True)
+        else:
+            mask.append(False)
+    return mask
+
+
+def split_front_matter(text: str, display: str) -> tuple[str, int, str, int]:
+    """(front matter, its first file line, body, body's first file line)."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise BuildError("missing YAML front matter: the file must start with a '---' line", Origin(display, 1))
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            return "\n".join(lines[1:i]), 2, "\n".join(lines[i + 1:]), i + 2
+    raise BuildError("front matter is never closed: add a '---' line after it", Origin(display, 1))
+
+
+def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any], dict[str, int]]:
+    try:
+        node = yaml.compose(fm, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(fm)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = first_line + (mark.line if mark else 0)
+        problem = e.problem or e.context or "invalid YAML"
+        raise BuildError(f"invalid YAML front matter: {problem}", Origin(display, line)) from None
+    except yaml.YAMLError as e:
+        raise BuildError(f"invalid YAML front matter: {e}", Origin(display, first_line)) from None
+    if data is None:
+        data, node = {}, None
+    if not isinstance(data, dict):
+        raise BuildError("front matter must be a mapping of 'key: value' lines", Origin(display, first_line))
+    lines = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            lines[str(key_node.value)] = first_line + key_node.start_mark.line
+    return data, lines
+
+
+def _check_value(key: str, spec: Key, value: Any, where: Origin) -> tuple[Any, list[BuildError]]:
+    if spec.type == "str":
+        if isinstance(value, (datetime.date, int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            return None, [BuildError(f"'{key}' must be text, not {_yaml_type(value)}", where)]
+        if spec.choices and value not in spec.choices:
+            return None, [BuildError(f"'{key}' must be one of {', '.join(spec.choices)}; got '{value}'", where)]
+        return value, []
+    if spec.type == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None, [BuildError(f"'{key}' must be a whole number, not {_yaml_type(value)}", where)]
+        return value, []
+    if spec.type == "strlist":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+            return None, [BuildError(f"'{key}' must be a list of text items", where)]
+        return tuple(str(v) for v in value), []
+    # figures: a list of {value, label, note}
+    if not isinstance(value, list):
+        return None, [BuildError(f"'{key}' must be a list of figures (value, label, note)", where)]
+    figures, errors = [], []
+    for i, item in enumerate(value, 1):
+        if not isinstance(item, dict):
+            errors.append(BuildError(f"'{key}' item {i} must have 'value' and 'label' keys", where))
+            continue
+        for k in item:
+            if k not in FIGURE_KEYS:
+                errors.append(BuildError(f"'{key}' item {i} has unknown key '{k}' (allowed: value, label, note)", where))
+        for k, required in FIGURE_KEYS.items():
+            if required and k not in item:
+                errors.append(BuildError(f"'{key}' item {i} is missing '{k}'", where))
+            elif k in item and not isinstance(item[k], (str, int, float)):
+                errors.append(BuildError(f"'{key}' item {i}: '{k}' must be text", where))
+        figures.append({k: str(item.get(k, "")) for k in FIGURE_KEYS})
+    return tuple(figures), errors
+
+
+def _yaml_type(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "true/false", type(None): "empty"}.get(type(value), type(value).__name__)
+
+
+def _check_meta(data: dict[str, Any], lines: dict[str, int], display: str, fm_line: int) -> tuple[str, dict[str, Any], list[BuildError]]:
+    kind = data.get("kind")
+    at = lambda key: Origin(display, lines.get(key, fm_line))  # noqa: E731
+    if kind not in KINDS:
+        msg = "front matter needs 'kind:'" if kind is None else f"unknown kind '{kind}'"
+        return "", {}, [BuildError(f"{msg}; use one of {', '.join(KINDS)}", at("kind"))]
+    schema, meta, errors = SCHEMA[kind], {}, []
+    for key, value in data.items():
+        spec = schema.get(str(key))
+        if spec is None:
+            errors.append(BuildError(f"unknown key '{key}' for a {kind} (allowed: {', '.join(schema)})", at(str(key))))
+            continue
+        checked, errs = _check_value(str(key), spec, value, at(str(key)))
+        errors += errs
+        meta[str(key)] = checked
+    for key, spec in schema.items():
+        if spec.required and key not in data:
+            errors.append(BuildError(f"missing required key '{key}' for a {kind}", Origin(display, fm_line - 1)))
+        meta.setdefault(key, _DEFAULTS[spec.type])
+    return kind, meta, errors
+
+
+def _extract_notes(body: str, body_line: int, display: str) -> tuple[str, list[NoteDef]]:
+    """Take `[^key]: text` definitions (with indented continuation lines) out of a body."""
+    lines = body.split("\n")
+    mask = _code_mask(lines)
+    kept, defs, i = [], [], 0
+    while i < len(lines):
+        m = None if mask[i] else _DEF.match(lines[i])
+        if not m:
+            kept.append(lines[i])
+            i += 1
+            continue
+        start, text = i, [m.group(2)]
+        i += 1
+        while i < len(lines):
+            if lines[i].startswith(("    ", "\t")):
+                text.append(lines[i][4:] if lines[i].startswith("    ") else lines[i][1:])
+                i += 1
+            elif not lines[i].strip() and i + 1 < len(lines) and lines[i + 1].startswith(("    ", "\t")):
+                text.append("")
+                i += 1
+            else:
+                break
+        defs.append(NoteDef(m.group(1), "\n".join(text).strip(), Origin(display, body_line + start)))
+    return "\n".join(kept), defs
+
+
+def _refs(text: str, first_line: int, display: str) -> list[tuple[str, Origin]]:
+    lines = text.split("\n")
+    found = []
+    for i, (line, in_code) in enumerate(zip(lines, _code_mask(lines))):
+        if in_code or _DEF.match(line):
+            continue
+        for m in _REF.finditer(_CODE_SPAN.sub("", line)):
+            found.append((m.group(1), Origin(display, first_line + i)))
+    return found
+
+
+def _split_parts(body: str, body_line: int, display: str) -> tuple[dict[str, str], list[BuildError]]:
+    lines = body.split("\n")
+    mask = _code_mask(lines)
+    parts: dict[str, list[str]] = {}
+    current, errors = None, []
+    for i, (line, in_code) in enumerate(zip(lines, mask)):
+        m = None if in_code else _PART.match(line)
+        if m:
+            name = m.group(1).strip().lower()
+            if name not in PILLAR_PARTS:
+                errors.append(BuildError(
+                    f"a pillar's level-1 headings name its parts: '# Analysis' and '# Recommendations', not '# {m.group(1)}'",
+                    Origin(display, body_line + i)))
+            elif name in parts:
+                errors.append(BuildError(f"part '# {m.group(1)}' appears twice", Origin(display, body_line + i)))
+            current = name
+            parts.setdefault(name, [])
+        elif current is None:
+            if line.strip():
+                errors.append(BuildError("a pillar's text must start with '# Analysis'", Origin(display, body_line + i)))
+                current = "analysis"
+                parts.setdefault(current, []).append(line)
+        else:
+            parts[current].append(line)
+    for name in PILLAR_PARTS:
+        if name not in parts:
+            errors.append(BuildError(f"pillar has no '# {name.title()}' part", Origin(display, body_line)))
+    return {k: "\n".join(v).strip("\n") + "\n" for k, v in parts.items()}, errors
+
+
+def _check_images(text: str, first_line: int, display: str, root: Path) -> list[BuildError]:
+    errors = []
+    for i, line in enumerate(text.split("\n")):
+        for m in _IMAGE.finditer(line):
+            errors += [BuildError(msg, Origin(display, first_line + i)) for msg in image_problems(m.group(1), root)]
+    return errors
+
+
+def image_problems(src: str, root: Path) -> list[str]:
+    """Why an image reference cannot be used; empty when it can."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", src):
+        return [f"image '{src}' is not a file in the content folder; remote images are not fetched"]
+    target = (root / src).resolve()
+    if not target.is_relative_to(root.resolve()):
+        return [f"image '{src}' lies outside the content folder; refused"]
+    if not target.is_file():
+        return [f"image '{src}' does not exist"]
+    return []
+
+
+def load_content(content_dir: Path, *, strict: bool = False) -> Content:
+    root = Path(content_dir)
+    display_root = str(content_dir).rstrip("/")
+    if not root.is_dir():
+        raise BuildError(f"content folder '{display_root}' does not exist")
+    files = sorted(root.glob("*.md"))
+    if not files:
+        raise BuildError(f"content folder '{display_root}' holds no .md files")
+    errors: list[BuildError] = []
+    sources: list[Source] = []
+    defs: list[NoteDef] = []
+    refs: list[tuple[str, Origin]] = []
+    orders: dict[int, str] = {}
+    for path in files:
+        display = f"{display_root}/{path.name}"
+        try:
+            text = decode(path, display)
+            fm, fm_line, body, body_line = split_front_matter(text, display)
+            data, key_lines = _parse_yaml(fm, fm_line, display)
+        except BuildError as e:
+            errors.append(e)
+            continue
+        kind, meta, errs = _check_meta(data, key_lines, display, fm_line)
+        errors += errs
+        if not kind:
+            continue
+        body, file_defs = _extract_notes(body, body_line, display)
+        defs += file_defs
+        refs += _refs(fm, fm_line, display) + _refs(body, body_line, display)
+        errors += _check_images(body, body_line, display, root)
+        parts: dict[str, str] = {}
+        if kind == "pillar":
+            parts, errs = _split_parts(body, body_line, display)
+            errors += errs
+            order = meta.get("order")
+            if isinstance(order, int):
+                if order in orders:
+                    errors.append(BuildError(f"pillar order {order} is also used by {orders[order]}", Origin(display, key_lines["order"])))
+                orders[order] = display
+        elif kind == "briefing" and body.strip():
+            errors.append(BuildError("the briefing file holds front matter only; put text in a section or pillar file", Origin(display, body_line)))
+        sources.append(Source(display, path.stem, kind, meta, body.strip("\n") + "\n", parts))
+
+    briefings = [s for s in sources if s.kind == "briefing"]
+    if len(briefings) > 1:
+        errors.append(BuildError(f"a second file with 'kind: briefing' (the first is {briefings[0].path})",
+                                 Origin(briefings[1].path, 1)))
+    elif not briefings and not errors:
+        errors.append(BuildError(f"no file in '{display_root}' has 'kind: briefing'; add one for the title and authors"))
+
+    notes: dict[str, NoteDef] = {}
+    for d in defs:
+        if d.key in notes:
+            first = notes[d.key].origin
+            errors.append(BuildError(f"note [^{d.key}] is defined twice (first at {first.path}:{first.line})", d.origin))
+        else:
+            notes[d.key] = d
+    cited = set()
+    for key, origin in refs:
+        cited.add(key)
+        if key not in notes:
+            errors.append(BuildError(f"note [^{key}] is cited but never defined", origin))
+    warnings = [BuildError(f"note [^{d.key}] is defined but never cited", d.origin, "warning")
+                for d in notes.values() if d.key not in cited]
+    if strict:
+        errors += [BuildError(w.message, w.origin) for w in warnings]
+        warnings = []
+    if errors:
+        raise BuildErrors(errors)
+    return Content(
+        root=display_root,
+        briefing=briefings[0],
+        sections={s.name: s for s in sources if s.kind == "section"},
+        pillars=tuple(sorted((s for s in sources if s.kind == "pillar"), key=lambda s: s.meta["order"])),
+        notes=notes,
+        warnings=tuple(warnings),
+    )
+
+
+def read_yaml_file(path: Path, display: str) -> dict[str, Any]:
+    """A YAML mapping from a whole file (the theme)."""
+    if not path.is_file():
+        raise BuildError(f"'{display}' does not exist")
+    data, _ = _parse_yaml(decode(path, display), 1, display)
+    return data

@@ -1,0 +1,234 @@
+"""The format-neutral document model that every renderer reads.
+
+Frozen dataclasses and tuples: no renderer can change what another one sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+
+# Inlines ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Emph:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Strong:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    children: tuple[Inline, ...]
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineBreak:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRef:
+    """A citation marker; `number` is 0 until notes.number_notes sets it."""
+
+    key: str
+    number: int = 0
+
+
+Inline = Union[Text, Emph, Strong, Code, Link, LineBreak, NoteRef]
+
+
+# Blocks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    level: int
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BulletList:
+    items: tuple[tuple[Block, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderedList:
+    items: tuple[tuple[Block, ...], ...]
+    start: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    header: tuple[tuple[Inline, ...], ...]
+    rows: tuple[tuple[tuple[Inline, ...], ...], ...]
+    aligns: tuple[str, ...]  # "left" | "center" | "right" per column
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A picture standing in its own paragraph; `path` is resolved and checked."""
+
+    path: str
+    alt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Callout:
+    """A boxed aside, such as a pillar's key recommendations or key figures."""
+
+    kind: str
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    pass
+
+
+Block = Union[Heading, Paragraph, BulletList, OrderedList, Quote, CodeBlock, Table, Image, Callout, Rule]
+
+
+# Document --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Endnote:
+    key: str
+    number: int
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    title: str
+    short_title: str = ""
+    subtitle: str = ""
+    organization: str = ""
+    term: str = ""
+    supervisor: str = ""
+    authors: tuple[str, ...] = ()
+    date: str = ""
+    subject: str = ""
+    keywords: tuple[str, ...] = ()
+    language: str = "en-US"
+    endnote_style: str = "lower-roman"
+    slug: str = "briefing"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    meta: Meta
+    blocks: tuple[Block, ...]
+    endnotes: tuple[Endnote, ...] = field(default=())
+
+
+# Helpers shared by renderers -------------------------------------------------
+
+
+def child_blocks(block: Block) -> Iterator[Block]:
+    match block:
+        case BulletList(items) | OrderedList(items):
+            for item in items:
+                yield from item
+        case Quote(blocks) | Callout(blocks=blocks):
+            yield from blocks
+
+
+def inline_runs(block: Block) -> Iterator[tuple[Inline, ...]]:
+    """Every inline sequence directly in `block` (not in its child blocks)."""
+    match block:
+        case Heading(children=c) | Paragraph(children=c):
+            yield c
+        case Table(header, rows):
+            yield from header
+            for row in rows:
+                yield from row
+
+
+def walk_blocks(blocks: tuple[Block, ...]) -> Iterator[Block]:
+    for block in blocks:
+        yield block
+        yield from walk_blocks(tuple(child_blocks(block)))
+
+
+def walk_inlines(inlines: tuple[Inline, ...]) -> Iterator[Inline]:
+    for node in inlines:
+        yield node
+        if isinstance(node, (Emph, Strong, Link)):
+            yield from walk_inlines(node.children)
+
+
+def note_refs(blocks: tuple[Block, ...]) -> Iterator[NoteRef]:
+    """Citations in reading order."""
+    for block in walk_blocks(blocks):
+        for run in inline_runs(block):
+            for node in walk_inlines(run):
+                if isinstance(node, NoteRef):
+                    yield node
+
+
+def plain_text(inlines: tuple[Inline, ...], *, with_notes: bool = False) -> str:
+    out = []
+    for node in inlines:
+        match node:
+            case Text(text) | Code(text):
+                out.append(text)
+            case Emph(children) | Strong(children) | Link(children):
+                out.append(plain_text(children, with_notes=with_notes))
+            case LineBreak():
+                out.append("\n")
+            case NoteRef():
+                if with_notes:
+                    out.append(f"[{node.number}]")
+    return "".join(out)
+
+
+_ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+          (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
+
+NOTE_STYLES = ("lower-roman", "arabic")
+
+
+def note_label(number: int, style: str) -> str:
+    """How a note number is printed: 'iv' in lower-roman, '4' in arabic."""
+    if style == "arabic":
+        return str(number)
+    out = []
+    for value, letters in _ROMAN:
+        while number >= value:
+            out.append(letters)
+            number -= value
+    return "".join(out)

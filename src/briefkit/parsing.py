@@ -1,0 +1,222 @@
+"""Parse Markdown once with Python-Markdown and map its element tree to the model.
+
+Raw HTML and character entities are not interpreted: `<b>` and `&amp;` stay literal text.
+Only http, https and mailto links are kept as links; any other target shows as text.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as etree
+from pathlib import Path
+
+import markdown
+from markdown.inlinepatterns import InlineProcessor
+from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import Treeprocessor
+
+from briefkit.errors import BuildError
+from briefkit.loading import image_problems
+from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading, Image,
+                            Inline, LineBreak, Link, Meta, NoteRef, OrderedList, Paragraph, Quote, Rule,
+                            Strong, Table, Text)
+
+SAFE_SCHEMES = ("http", "https", "mailto")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})[^`]*$")
+
+
+class _NoteRefPattern(InlineProcessor):
+    def handleMatch(self, m, data):  # noqa: N802 (Python-Markdown's name)
+        el = etree.Element("noteref")
+        el.set("key", m.group(1))
+        return el, m.start(0), m.end(0)
+
+
+class _FencesToIndented(Preprocessor):
+    """Fenced code becomes indented code, which the core parser keeps as elements."""
+
+    def run(self, lines):
+        out, fence = [], ""
+        for line in lines:
+            if fence:
+                if line.strip().startswith(fence[0] * len(fence)) and not line.strip().strip(fence[0]):
+                    fence = ""
+                    out.append("")
+                else:
+                    out.append("    " + line)
+                continue
+            m = _FENCE_OPEN.match(line)
+            if m:
+                fence = m.group(1)
+                out.append("")
+            else:
+                out.append(line)
+        return out
+
+
+class _Capture(Treeprocessor):
+    def run(self, root):
+        self.md.captured = root
+        return root
+
+
+class _Extension(markdown.Extension):
+    def extendMarkdown(self, md):  # noqa: N802
+        md.preprocessors.deregister("html_block")
+        for name in ("html", "entity", "automail"):
+            md.inlinePatterns.deregister(name)
+        md.preprocessors.register(_FencesToIndented(md), "fences", 29)
+        md.inlinePatterns.register(_NoteRefPattern(r"\[\^([^\]\s]+)\]", md), "noteref", 175)
+        md.treeprocessors.register(_Capture(md), "capture", -100)
+
+
+class Parser:
+    """One configured Python-Markdown instance, reused for every text of a build."""
+
+    def __init__(self, image_root: Path | None = None) -> None:
+        self._md = markdown.Markdown(extensions=["tables", "admonition", "sane_lists", _Extension()])
+        self._image_root = image_root
+
+    def blocks(self, text: str) -> tuple[Block, ...]:
+        self._md.reset()
+        self._md.captured = None
+        self._md.convert(text)
+        root = self._md.captured
+        return tuple(b for el in root for b in self._block(el)) if root is not None else ()
+
+    def document(self, text: str, meta: Meta) -> Document:
+        return Document(meta, self.blocks(text))
+
+    # blocks ------------------------------------------------------------------
+
+    def _block(self, el: etree.Element) -> list[Block]:
+        match el.tag:
+            case "h1" | "h2" | "h3" | "h4" | "h5" | "h6":
+                return [Heading(int(el.tag[1]), self._inlines(el))]
+            case "p":
+                if len(el) == 1 and el[0].tag == "img" and not (el.text or "").strip() and not (el[0].tail or "").strip():
+                    return [self._image(el[0])]
+                inlines = self._inlines(el)
+                return [Paragraph(inlines)] if inlines else []
+            case "ul":
+                return [BulletList(tuple(self._item(li) for li in el))]
+            case "ol":
+                return [OrderedList(tuple(self._item(li) for li in el), int(el.get("start", "1")))]
+            case "blockquote":
+                return [Quote(tuple(b for child in el for b in self._block(child)))]
+            case "pre":
+                code = el[0] if len(el) and el[0].tag == "code" else el
+                return [CodeBlock(_unescape_code(code.text or "").rstrip("\n"))]
+            case "table":
+                return [self._table(el)]
+            case "div" if "admonition" in el.get("class", "").split():
+                classes = [c for c in el.get("class", "").split() if c != "admonition"]
+                title, body = "", list(el)
+                if body and body[0].tag == "p" and "admonition-title" in body[0].get("class", ""):
+                    title, body = "".join(body[0].itertext()), body[1:]
+                return [Callout(classes[0] if classes else "note", title, tuple(b for c in body for b in self._block(c)))]
+            case "hr":
+                return [Rule()]
+        raise BuildError(f"unsupported Markdown element <{el.tag}>")
+
+    def _item(self, li: etree.Element) -> tuple[Block, ...]:
+        """A list item: loose items hold blocks; tight ones hold inlines, maybe then blocks."""
+        blocks: list[Block] = []
+        run = etree.Element("p")
+        run.text = li.text
+        for child in li:
+            if child.tag in ("p", "ul", "ol", "blockquote", "pre", "table", "div", "hr") or child.tag.startswith("h"):
+                if len(run) or (run.text or "").strip():
+                    blocks += self._block(run)
+                run = etree.Element("p")
+                run.text = child.tail
+                tail, child.tail = child.tail, None
+                blocks += self._block(child)
+                child.tail = tail
+            else:
+                run.append(child)
+        if len(run) or (run.text or "").strip():
+            blocks += self._block(run)
+        return tuple(blocks)
+
+    def _table(self, el: etree.Element) -> Table:
+        header, rows, aligns = (), [], ()
+        for section in el:
+            for tr in section:
+                cells = tuple(self._inlines(c) for c in tr)
+                if section.tag == "thead":
+                    header = cells
+                    aligns = tuple(_align(c) for c in tr)
+                else:
+                    rows.append(cells)
+        return Table(header, tuple(rows), aligns)
+
+    def _image(self, el: etree.Element) -> Image:
+        src, alt = el.get("src", ""), el.get("alt", "")
+        if self._image_root is None:
+            raise BuildError(f"image '{src}': images need a content folder")
+        problems = image_problems(src, self._image_root)
+        if problems:
+            raise BuildError(problems[0])
+        return Image(str((self._image_root / src).resolve()), alt)
+
+    # inlines -----------------------------------------------------------------
+
+    def _inlines(self, el: etree.Element) -> tuple[Inline, ...]:
+        out: list[Inline] = []
+        _text(out, el.text)
+        for child in el:
+            out += self._inline(child)
+            _text(out, child.tail)
+        return _merge(out)
+
+    def _inline(self, el: etree.Element) -> list[Inline]:
+        match el.tag:
+            case "em":
+                return [Emph(self._inlines(el))]
+            case "strong":
+                return [Strong(self._inlines(el))]
+            case "code":
+                return [Code(_unescape_code(el.text or ""))]
+            case "br":
+                return [LineBreak()]
+            case "noteref":
+                return [NoteRef(el.get("key", ""))]
+            case "a":
+                children = self._inlines(el)
+                url = el.get("href", "")
+                scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+                return [Link(children, url)] if scheme in SAFE_SCHEMES else list(children)
+            case "img":
+                raise BuildError(f"image '{el.get('src', '')}' must stand in a paragraph of its own")
+        raise BuildError(f"unsupported Markdown inline element <{el.tag}>")
+
+
+def _text(out: list[Inline], text: str | None) -> None:
+    if text:
+        out.append(Text(text))
+
+
+def _unescape_code(text: str) -> str:
+    """Python-Markdown HTML-escapes code text; the model holds it as typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _merge(nodes: list[Inline]) -> tuple[Inline, ...]:
+    """Join neighbouring Text nodes and fold soft line breaks into spaces."""
+    out: list[Inline] = []
+    for node in nodes:
+        if isinstance(node, Text):
+            node = Text(re.sub(r"[ \t]*\n[ \t]*", " ", node.text))
+            if out and isinstance(out[-1], LineBreak):
+                node = Text(node.text.lstrip(" "))
+            if out and isinstance(out[-1], Text):
+                out[-1] = Text(out[-1].text + node.text)
+                continue
+        out.append(node)
+    return tuple(out)
+
+
+def _align(cell: etree.Element) -> str:
+    m = re.search(r"text-align:\s*(left|center|right)", cell.get("style", "") + " align:" + cell.get("align", ""))
+    return m.group(1) if m else (cell.get("align") or "left")
