@@ -232,3 +232,18 @@ def note_label(number: int, style: str) -> str:
             out.append(letters)
             number -= value
     return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFigure:
+    value: tuple[Inline, ...]
+    label: tuple[Inline, ...]
+    note: tuple[Inline, ...]
+
+
+def key_figures(callout: Callout) -> tuple[KeyFigure, ...]:
+    """The rows of a figures callout's table, read as (value, label, note)."""
+    for block in callout.blocks:
+        if isinstance(block, Table):
+            return tuple(KeyFigure(*(tuple(row) + ((), (), ()))[:3]) for row in block.rows)
+    return ()

@@ -1,0 +1,535 @@
+"""The Word memo: python-docx, real heading styles and native Word endnotes."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import docx
+from docx.enum.section import WD_SECTION
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_BREAK
+from docx.opc.constants import CONTENT_TYPE as CT
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import XmlPart
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Emu, Inches, Pt, RGBColor
+
+from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
+                            Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
+                            Strong, Table, Text, key_figures, note_label, plain_text)
+from briefkit.stamp import build_time
+from briefkit.theme import Theme
+
+_WORD_NUMFMT = {"lower-roman": "lowerRoman", "arabic": "decimal"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Fmt:
+    bold: bool = False
+    italic: bool = False
+    mono: bool = False
+    colour: str = ""
+    underline: bool = False
+    size: float = 0.0
+
+
+class _Writer:
+    def __init__(self, doc: Document, theme: Theme) -> None:
+        self.doc, self.theme = doc, theme
+        reference = Path(theme.template_dir) / "reference.docx"
+        self.word = docx.Document(str(reference)) if reference.is_file() else docx.Document()
+        if reference.is_file():
+            _clear_body(self.word)
+        self.cited: set[int] = set()
+        self.endnotes_part = self._add_endnotes_part()
+
+    # setup ---------------------------------------------------------------------
+
+    def _add_endnotes_part(self) -> XmlPart:
+        xml = (f"<w:endnotes {nsdecls('w', 'r')}>"
+               '<w:endnote w:type="separator" w:id="-1"><w:p><w:pPr><w:spacing w:after="0" w:line="240" w:lineRule="auto"/></w:pPr>'
+               "<w:r><w:separator/></w:r></w:p></w:endnote>"
+               '<w:endnote w:type="continuationSeparator" w:id="0"><w:p><w:pPr><w:spacing w:after="0" w:line="240" w:lineRule="auto"/></w:pPr>'
+               "<w:r><w:continuationSeparator/></w:r></w:p></w:endnote></w:endnotes>")
+        main = self.word.part
+        for rel in list(main.rels.values()):
+            if rel.reltype == RT.ENDNOTES:  # a reference.docx may carry its own, emptied here
+                main.drop_rel(rel.rId)
+        part = XmlPart(PackURI("/word/endnotes.xml"), CT.WML_ENDNOTES, parse_xml(xml), main.package)
+        main.relate_to(part, RT.ENDNOTES)
+        return part
+
+    def styles(self) -> None:
+        t, styles = self.theme, self.word.styles
+        normal = styles["Normal"]
+        _font(normal, t.font.name, t.size.body, t.colour.text)
+        normal.paragraph_format.space_after = Pt(t.spacing.paragraph_after)
+        normal.paragraph_format.line_spacing = t.leading * 0.87  # Word's single spacing is already ~1.15 em
+        lang = normal.element.get_or_add_rPr()
+        el = OxmlElement("w:lang")
+        el.set(qn("w:val"), self.doc.meta.language)
+        lang.append(el)
+        for level in (1, 2, 3):
+            s = styles[f"Heading {level}"]
+            _font(s, t.font.name, t.heading_size(level), t.colour.primary, bold=True)
+            s.font.italic = False
+            pf = s.paragraph_format
+            pf.space_before, pf.space_after = Pt(t.spacing.heading_before * (1.4 if level == 1 else 1)), Pt(t.spacing.heading_after)
+            pf.keep_with_next = True
+        for name, size, colour in (("Title", t.size.title, t.colour.primary), ("Subtitle", t.size.subtitle, t.colour.muted)):
+            s = styles[name]
+            _font(s, t.font.name, size, colour, bold=name == "Title")
+            _no_border(s)
+        for name in ("List Bullet", "List Bullet 2", "List Bullet 3", "List Number", "List Number 2", "List Number 3"):
+            styles[name].paragraph_format.space_after = Pt(3)
+        quote = styles["Quote"]
+        _font(quote, t.font.name, t.size.body, t.colour.muted)
+        quote.font.italic = True
+        if "Endnote Text" not in [s.name for s in styles]:
+            styles.add_style("Endnote Text", WD_STYLE_TYPE.PARAGRAPH).base_style = normal
+        _font(styles["Endnote Text"], t.font.name, t.size.endnote, t.colour.text)
+        styles["Endnote Text"].paragraph_format.space_after = Pt(4)
+        if "Endnote Reference" not in [s.name for s in styles]:
+            styles.add_style("Endnote Reference", WD_STYLE_TYPE.CHARACTER)
+        styles["Endnote Reference"].font.superscript = True
+        for name in ("Header", "Footer"):
+            _font(styles[name], t.font.name, t.size.small, t.colour.muted)
+
+    def page_setup(self) -> None:
+        t = self.theme
+        section = self.word.sections[0]
+        if t.page.size.lower() == "a4":
+            section.page_width, section.page_height = Inches(8.27), Inches(11.69)
+        else:
+            section.page_width, section.page_height = Inches(8.5), Inches(11)
+        section.top_margin, section.bottom_margin = Inches(t.page.margin_top), Inches(t.page.margin_bottom)
+        section.left_margin, section.right_margin = Inches(t.page.margin_left), Inches(t.page.margin_right)
+        section.different_first_page_header_footer = True
+        fmt = _WORD_NUMFMT[self.doc.meta.endnote_style]
+        pr = parse_xml(f'<w:endnotePr {nsdecls("w")}><w:numFmt w:val="{fmt}"/></w:endnotePr>')
+        sect = section._sectPr
+        anchor = next((c for c in sect if c.tag in (qn("w:type"), qn("w:pgSz"))), None)
+        anchor.addprevious(pr) if anchor is not None else sect.append(pr)
+        settings = self.word.settings.element
+        spr = parse_xml(f'<w:endnotePr {nsdecls("w")}><w:numFmt w:val="{fmt}"/>'
+                        '<w:endnote w:id="-1"/><w:endnote w:id="0"/></w:endnotePr>')
+        compat = settings.find(qn("w:compat"))
+        compat.addprevious(spr) if compat is not None else settings.append(spr)
+        footer = section.footer.paragraphs[0]
+        footer.alignment = 2  # right
+        self._append(footer._p, [Text(f"{self.doc.meta.short_title}    {t.labels.page} ")], _Fmt())
+        _field(footer._p, "PAGE", "1")
+        self._append(footer._p, [Text(f" {t.labels.of} ")], _Fmt())
+        _field(footer._p, "NUMPAGES", "1")
+
+    def properties(self) -> None:
+        m, cp = self.doc.meta, self.word.core_properties
+        when = build_time(m).replace(tzinfo=None)
+        cp.title, cp.subject = m.title, m.subject
+        cp.author = "; ".join(m.authors)
+        cp.keywords = ", ".join(m.keywords)
+        cp.language = m.language
+        cp.comments = m.organization
+        cp.last_modified_by = m.organization or "briefkit"
+        cp.created = cp.modified = when
+        cp.revision = 1
+
+    def title_page(self) -> None:
+        m, t = self.doc.meta, self.theme
+        spacer = self.word.add_paragraph()
+        spacer.paragraph_format.space_before = Pt(150)
+        title = self.word.add_paragraph(m.title, style="Title")
+        title.paragraph_format.space_after = Pt(10)
+        _bottom_border(title, t.colour.accent, 12)
+        for text, size, colour, bold, before in (
+            (m.subtitle, t.size.subtitle, t.colour.primary, False, 6),
+            (m.organization, t.size.subtitle, t.colour.primary, True, 18),
+            (m.term, t.size.body + 1, t.colour.muted, False, 2),
+            (f"{t.labels.supervised_by} {m.supervisor}" if m.supervisor else "", t.size.body + 1, t.colour.text, False, 36),
+            (", ".join(m.authors), t.size.body, t.colour.text, False, 10),
+        ):
+            if text:
+                p = self.word.add_paragraph()
+                p.paragraph_format.space_before = Pt(before)
+                self._append(p._p, [Text(text)], _Fmt(bold=bold, colour=colour, size=size))
+        self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+    # blocks --------------------------------------------------------------------
+
+    def block(self, block: Block, container=None, depth: int = 0) -> None:
+        c = container if container is not None else self.word
+        t = self.theme
+        match block:
+            case Heading(level, children):
+                p = c.add_paragraph(style=f"Heading {min(level, 6)}")
+                self._append(p._p, children, _Fmt())
+            case Paragraph(children):
+                p = c.add_paragraph()
+                self._append(p._p, children, _Fmt())
+            case BulletList(items) | OrderedList(items):
+                self._list(block, c, depth)
+            case Quote(blocks):
+                for b in blocks:
+                    if isinstance(b, Paragraph):
+                        p = c.add_paragraph(style="Quote")
+                        self._append(p._p, b.children, _Fmt())
+                    else:
+                        self.block(b, c, depth)
+            case CodeBlock(text):
+                p = c.add_paragraph()
+                _shade_paragraph(p, t.colour.callout_fill)
+                self._append(p._p, [Text(text)], _Fmt(mono=True, size=t.size.small))
+            case Table():
+                self._table(block, c)
+            case Callout(kind="figures"):
+                self._figures(block, c)
+            case Callout():
+                self._callout(block, c)
+            case Image(path, alt):
+                self._image(path, alt, c)
+            case Rule():
+                _bottom_border(c.add_paragraph(), t.colour.rule, 6)
+            case _:
+                raise TypeError(f"memo: no case for {type(block).__name__}")
+
+    def _list(self, block: BulletList | OrderedList, c, depth: int) -> None:
+        ordered = isinstance(block, OrderedList)
+        style = ("List Number" if ordered else "List Bullet") + ("" if depth == 0 else f" {min(depth + 1, 3)}")
+        num_id = self._restart(style, block.start) if ordered else None
+        for item in block.items:
+            first = True
+            for b in item:
+                if isinstance(b, Paragraph) and first:
+                    p = c.add_paragraph(style=style)
+                    if num_id is not None:
+                        _set_num(p, num_id)
+                    self._append(p._p, b.children, _Fmt())
+                    first = False
+                elif isinstance(b, (BulletList, OrderedList)):
+                    self._list(b, c, depth + 1)
+                else:
+                    self.block(b, c, depth + 1)
+
+    def _restart(self, style: str, start: int) -> int | None:
+        """A fresh numbering instance so each ordered list starts at its own number."""
+        num_pr = self.word.styles[style].element.pPr.find(qn("w:numPr")) if self.word.styles[style].element.pPr is not None else None
+        if num_pr is None:
+            return None
+        numbering = self.word.part.numbering_part.element
+        old = num_pr.find(qn("w:numId")).get(qn("w:val"))
+        abstract = next(n.find(qn("w:abstractNumId")).get(qn("w:val")) for n in numbering.findall(qn("w:num")) if n.get(qn("w:numId")) == old)
+        new_id = max(int(n.get(qn("w:numId"))) for n in numbering.findall(qn("w:num"))) + 1
+        numbering.append(parse_xml(
+            f'<w:num {nsdecls("w")} w:numId="{new_id}"><w:abstractNumId w:val="{abstract}"/>'
+            f'<w:lvlOverride w:ilvl="0"><w:startOverride w:val="{start}"/></w:lvlOverride></w:num>'))
+        return new_id
+
+    def _table(self, block: Table, c) -> None:
+        t = self.theme
+        cols = max(len(block.header), *(len(r) for r in block.rows)) if block.rows else len(block.header)
+        table = c.add_table(rows=0, cols=cols)
+        table.style = self.word.styles["Table Grid"]
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        align = {"left": 0, "center": 1, "right": 2}
+        for r, row in enumerate(((block.header,) if block.header else ()) + block.rows):
+            cells = table.add_row().cells
+            for i in range(cols):
+                p = cells[i].paragraphs[0]
+                p.alignment = align.get(block.aligns[i] if i < len(block.aligns) else "left", 0)
+                p.paragraph_format.space_after = Pt(2)
+                head = r == 0 and bool(block.header)
+                if head:
+                    _shade_cell(cells[i], t.colour.primary)
+                    _repeat_header(table.rows[0])
+                self._append(p._p, row[i] if i < len(row) else (), _Fmt(bold=head, colour="FFFFFF" if head else "", size=t.size.small + 0.5))
+        c.add_paragraph()
+
+    def _callout(self, block: Callout, c) -> None:
+        t = self.theme
+        cell = c.add_table(rows=1, cols=1).rows[0].cells[0]
+        _shade_cell(cell, t.colour.callout_fill, t.colour.callout_border)
+        title = cell.paragraphs[0]
+        title.paragraph_format.space_before = Pt(4)
+        self._append(title._p, [Text(block.title)], _Fmt(bold=True, colour=t.colour.primary))
+        for b in block.blocks:
+            self.block(b, cell)
+        cell.add_paragraph().paragraph_format.space_after = Pt(0)
+        c.add_paragraph()
+
+    def _figures(self, block: Callout, c) -> None:
+        t = self.theme
+        figures = key_figures(block)
+        if not figures:
+            return
+        table = c.add_table(rows=1, cols=len(figures))
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        for cell, fig in zip(table.rows[0].cells, figures):
+            _shade_cell(cell, t.colour.callout_fill, "FFFFFF", 18)
+            value = cell.paragraphs[0]
+            value.paragraph_format.space_before = Pt(6)
+            value.paragraph_format.space_after = Pt(2)
+            self._append(value._p, fig.value, _Fmt(bold=True, colour=t.colour.accent, size=t.size.figure))
+            label = cell.add_paragraph()
+            label.paragraph_format.space_after = Pt(2)
+            self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5))
+            if fig.note:
+                note = cell.add_paragraph()
+                self._append(note._p, fig.note, _Fmt(colour=t.colour.muted, size=t.size.small))
+        c.add_paragraph()
+
+    def _image(self, path: str, alt: str, c) -> None:
+        section = self.word.sections[0]
+        width = Emu(section.page_width - section.left_margin - section.right_margin)
+        from PIL import Image as PILImage
+
+        with PILImage.open(path) as im:
+            w, h = im.size
+            dpi = im.info.get("dpi", (96, 96))[0] or 96
+        natural = Emu(int(w / dpi * 914400))
+        run = c.add_paragraph().add_run()
+        run.add_picture(path, width=min(width, natural))
+        docpr = run._r.find(".//" + qn("wp:docPr"))
+        if docpr is not None:
+            docpr.set("descr", alt)
+
+    # inlines -------------------------------------------------------------------
+
+    def _append(self, p, inlines, fmt: _Fmt, part=None) -> None:
+        part = part or self.word.part
+        for node in inlines:
+            match node:
+                case Text(text):
+                    p.append(self._run(text, fmt))
+                case Emph(children):
+                    self._append(p, children, replace(fmt, italic=not fmt.italic), part)
+                case Strong(children):
+                    self._append(p, children, replace(fmt, bold=True), part)
+                case Code(text):
+                    p.append(self._run(text, replace(fmt, mono=True)))
+                case LineBreak():
+                    r = OxmlElement("w:r")
+                    r.append(OxmlElement("w:br"))
+                    p.append(r)
+                case Link(children, url):
+                    link = OxmlElement("w:hyperlink")
+                    link.set(qn("r:id"), part.relate_to(url, RT.HYPERLINK, is_external=True))
+                    self._append(link, children, replace(fmt, colour=self.theme.colour.link, underline=True), part)
+                    p.append(link)
+                case NoteRef(number=n):
+                    self._note_ref(p, n)
+                case _:
+                    raise TypeError(f"memo: no case for {type(node).__name__}")
+
+    def _run(self, text: str, fmt: _Fmt, style: str = ""):
+        r = OxmlElement("w:r")
+        rpr = OxmlElement("w:rPr")
+        if style:
+            rpr.append(_val("w:rStyle", style))
+        if fmt.mono:
+            fonts = OxmlElement("w:rFonts")
+            for a in ("w:ascii", "w:hAnsi", "w:cs"):
+                fonts.set(qn(a), self.theme.font.mono)
+            rpr.append(fonts)
+        if fmt.bold:
+            rpr.append(OxmlElement("w:b"))
+        if fmt.italic:
+            rpr.append(OxmlElement("w:i"))
+        if fmt.colour:
+            rpr.append(_val("w:color", fmt.colour))
+        if fmt.size:
+            rpr.append(_val("w:sz", str(round(fmt.size * 2))))
+        if fmt.underline:
+            rpr.append(_val("w:u", "single"))
+        if len(rpr):
+            r.append(rpr)
+        r.text = text
+        return r
+
+    def _note_ref(self, p, number: int) -> None:
+        """First citation: a native endnote reference. Later ones: a NOTEREF field to it."""
+        if number not in self.cited:
+            self.cited.add(number)
+            start = _val("w:bookmarkStart", "", id=str(number), name=f"_RefNote{number}")
+            r = OxmlElement("w:r")
+            rpr = OxmlElement("w:rPr")
+            rpr.append(_val("w:rStyle", "EndnoteReference"))
+            r.append(rpr)
+            ref = OxmlElement("w:endnoteReference")
+            ref.set(qn("w:id"), str(number))
+            r.append(ref)
+            p.extend([start, r, _val("w:bookmarkEnd", "", id=str(number))])
+            return
+        label = note_label(number, self.doc.meta.endnote_style)
+        _field(p, f"NOTEREF _RefNote{number} \\f \\h", label, style="EndnoteReference")
+
+    def endnotes(self, notes: tuple[Endnote, ...]) -> None:
+        root = self.endnotes_part.element
+        for note in notes:
+            en = OxmlElement("w:endnote")
+            en.set(qn("w:id"), str(note.number))
+            paragraphs = _note_paragraphs(note)
+            for i, inlines in enumerate(paragraphs):
+                p = OxmlElement("w:p")
+                ppr = OxmlElement("w:pPr")
+                ppr.append(_val("w:pStyle", "EndnoteText"))
+                p.append(ppr)
+                if i == 0:
+                    r = OxmlElement("w:r")
+                    rpr = OxmlElement("w:rPr")
+                    rpr.append(_val("w:rStyle", "EndnoteReference"))
+                    r.append(rpr)
+                    r.append(OxmlElement("w:endnoteRef"))
+                    p.append(r)
+                    p.append(self._run(" ", _Fmt()))
+                self._append(p, inlines, _Fmt(), part=self.endnotes_part)
+                en.append(p)
+            root.append(en)
+
+    def render(self) -> bytes:
+        self.styles()
+        self.page_setup()
+        self.properties()
+        self.title_page()
+        for block in self.doc.blocks:
+            self.block(block)
+        if self.doc.endnotes:
+            heading = self.word.add_paragraph(self.theme.labels.endnotes, style="Heading 1")
+            heading.paragraph_format.page_break_before = True
+        self.endnotes(self.doc.endnotes)
+        buf = io.BytesIO()
+        self.word.save(buf)
+        return buf.getvalue()
+
+
+def render_memo(doc: Document, theme: Theme) -> bytes:
+    return _Writer(doc, theme).render()
+
+
+# XML helpers -----------------------------------------------------------------
+
+
+def _note_paragraphs(note: Endnote) -> list[tuple[Inline, ...]]:
+    """An endnote's blocks as paragraphs of inlines (lists flattened with bullets)."""
+    out: list[tuple[Inline, ...]] = []
+    for block in note.blocks:
+        match block:
+            case Paragraph(children) | Heading(children=children):
+                out.append(children)
+            case BulletList(items) | OrderedList(items):
+                for item in items:
+                    text = " ".join(plain_text(b.children) for b in item if isinstance(b, Paragraph))
+                    out.append((Text("• " + text),))
+            case CodeBlock(text):
+                out.append((Code(text),))
+            case _:
+                out.append((Text(plain_text(getattr(block, "children", ()))),))
+    return out or [()]
+
+
+def _val(tag: str, value: str, **attrs: str):
+    el = OxmlElement(tag)
+    if value:
+        el.set(qn("w:val"), value)
+    for k, v in attrs.items():
+        el.set(qn(f"w:{k}"), v)
+    return el
+
+
+def _field(p, instruction: str, result: str, style: str = "") -> None:
+    def run(*children):
+        r = OxmlElement("w:r")
+        if style:
+            rpr = OxmlElement("w:rPr")
+            rpr.append(_val("w:rStyle", style))
+            r.append(rpr)
+        r.extend(children)
+        return r
+
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" {instruction} "
+    text = OxmlElement("w:t")
+    text.text = result
+    p.extend([run(_val("w:fldChar", "", fldCharType="begin")), run(instr),
+              run(_val("w:fldChar", "", fldCharType="separate")), run(text),
+              run(_val("w:fldChar", "", fldCharType="end"))])
+
+
+def _font(style, name: str, size: float, colour: str, bold: bool | None = None) -> None:
+    style.font.name = name
+    style.font.size = Pt(size)
+    style.font.color.rgb = RGBColor.from_string(colour)
+    if bold is not None:
+        style.font.bold = bold
+    rfonts = style.element.rPr.find(qn("w:rFonts"))
+    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        if rfonts is not None and rfonts.get(qn(attr)) is not None:
+            del rfonts.attrib[qn(attr)]
+    if rfonts is not None:
+        rfonts.set(qn("w:cs"), name)
+
+
+def _no_border(style) -> None:
+    ppr = style.element.pPr
+    if ppr is not None:
+        for el in ppr.findall(qn("w:pBdr")):
+            ppr.remove(el)
+
+
+# Children of w:pPr that follow pBdr / shd / numPr in the schema's sequence.
+_AFTER_NUMPR = ("w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku",
+                "w:wordWrap", "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
+                "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+                "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
+                "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+
+
+def _ppr_insert(paragraph, xml: str, tag: str) -> None:
+    ppr = paragraph._p.get_or_add_pPr()
+    ppr.insert_element_before(parse_xml(xml), *_AFTER_NUMPR[_AFTER_NUMPR.index(tag) + 1:])
+
+
+def _bottom_border(paragraph, colour: str, size: int) -> None:
+    _ppr_insert(paragraph, f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="{size}" w:space="4" w:color="{colour}"/></w:pBdr>', "w:pBdr")
+
+
+def _shade_paragraph(paragraph, fill: str) -> None:
+    _ppr_insert(paragraph, f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{fill}"/>', "w:shd")
+
+
+def _shade_cell(cell, fill: str, border: str = "", border_size: int = 24) -> None:
+    """Fill a cell; with `border`, a left rule and inner margins, as a callout box."""
+    tcpr = cell._tc.get_or_add_tcPr()
+    if border:
+        tcpr.append(parse_xml(
+            f'<w:tcBorders {nsdecls("w")}><w:top w:val="nil"/><w:left w:val="single" w:sz="{border_size}" w:color="{border}"/>'
+            '<w:bottom w:val="nil"/><w:right w:val="nil"/></w:tcBorders>'))
+    tcpr.append(parse_xml(f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{fill}"/>'))
+    if border:
+        tcpr.append(parse_xml(
+            f'<w:tcMar {nsdecls("w")}><w:top w:w="80" w:type="dxa"/><w:left w:w="200" w:type="dxa"/>'
+            '<w:bottom w:w="80" w:type="dxa"/><w:right w:w="200" w:type="dxa"/></w:tcMar>'))
+
+
+def _repeat_header(row) -> None:
+    trpr = row._tr.get_or_add_trPr()
+    if trpr.find(qn("w:tblHeader")) is None:
+        trpr.append(OxmlElement("w:tblHeader"))
+
+
+def _set_num(paragraph, num_id: int) -> None:
+    ppr = paragraph._p.get_or_add_pPr()
+    ppr.insert_element_before(parse_xml(f'<w:numPr {nsdecls("w")}><w:ilvl w:val="0"/><w:numId w:val="{num_id}"/></w:numPr>'),
+                              *_AFTER_NUMPR)
+
+
+def _clear_body(word) -> None:
+    body = word.element.body
+    for child in list(body):
+        if child.tag != qn("w:sectPr"):
+            body.remove(child)
