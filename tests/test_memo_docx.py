@@ -1,0 +1,145 @@
+"""The Word memo, read back with zipfile + ElementTree and python-docx."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+
+from briefkit.render.memo_docx import render_memo
+from briefkit.theme import load_theme
+from conftest import (TEMPLATES, W, coverage, docx_endnotes, docx_paragraphs, every_node_document, seed_text)
+
+ROMAN = "i ii iii iv v vi vii viii ix x xi xii xiii xiv xv xvi xvii xviii xix xx xxi xxii xxiii xxiv xxv xxvi".split()
+
+
+def _render(tmp_path: Path, style: str = "lower-roman") -> Path:
+    path = tmp_path / "memo.docx"
+    path.write_bytes(render_memo(every_node_document(style), load_theme(TEMPLATES)))
+    return path
+
+
+def test_headings_use_word_heading_styles_in_order(tmp_path):
+    path = _render(tmp_path)
+    headings = [(s, t) for s, t in docx_paragraphs(path) if s.startswith("Heading")]
+    assert headings == [("Heading1", "Section One"), ("Heading2", "Sub Section"), ("Heading3", "Third Level"),
+                        ("Heading1", "Endnotes")]
+
+
+def test_inline_formatting_and_literal_markup(tmp_path):
+    d = docx.Document(str(_render(tmp_path)))
+    para = next(p for p in d.paragraphs if p.text.startswith("Plain"))
+    runs = {r.text: r for r in para.runs}
+    assert runs["emphasis"].italic and runs["strong"].bold
+    assert "<b>{{ literal }}</b> & more" in para.text
+    with zipfile.ZipFile(tmp_path / "memo.docx") as z:
+        xml = z.read("word/document.xml").decode()
+        rels = z.read("word/_rels/document.xml.rels").decode()
+    assert "<w:hyperlink" in xml and 'Target="https://example.org/"' in rels
+
+
+def test_native_endnotes_numbered_lower_roman(tmp_path):
+    path = _render(tmp_path)
+    with zipfile.ZipFile(path) as z:
+        doc = z.read("word/document.xml").decode()
+        settings = z.read("word/settings.xml").decode()
+        types = z.read("[Content_Types].xml").decode()
+        note_rels = z.read("word/_rels/endnotes.xml.rels").decode()
+    assert 'w:numFmt w:val="lowerRoman"' in doc and 'w:numFmt w:val="lowerRoman"' in settings
+    assert "endnotes+xml" in types
+    # first citations are native references; the repeated citation is a NOTEREF field
+    assert doc.count("<w:endnoteReference") == 2
+    assert "NOTEREF _RefNote1" in doc
+    assert docx_endnotes(path) == {1: "Alpha source, example.org/alpha", 2: "Beta source."}
+    assert "https://example.org/alpha" in note_rels
+
+
+def test_arabic_endnotes_option(tmp_path):
+    with zipfile.ZipFile(_render(tmp_path, "arabic")) as z:
+        assert 'w:numFmt w:val="decimal"' in z.read("word/document.xml").decode()
+
+
+def test_lists_tables_callouts_and_figures(tmp_path):
+    d = docx.Document(str(_render(tmp_path)))
+    styles = {p.text: p.style.name for p in d.paragraphs}
+    assert styles["bullet one"] == "List Bullet" and styles["nested bullet"] == "List Bullet 2"
+    assert styles["first step"] == "List Number"
+    tables = d.tables
+    grid = [[c.text for c in row.cells] for row in tables[0].rows]
+    assert grid == [["Name", "Value"], ["rows", "2"], ["cols", "2"]]
+    callout = tables[1].rows[0].cells[0]
+    assert [p.text for p in callout.paragraphs if p.text] == ["Key Recommendations:", "Do the first thing.", "Do the second thing."]
+    assert [p.text for p in tables[2].rows[0].cells[0].paragraphs] == ["$1bn", "invested", "in 2024"]
+
+
+def test_core_properties_and_footer(tmp_path):
+    d = docx.Document(str(_render(tmp_path)))
+    cp = d.core_properties
+    assert (cp.title, cp.author, cp.subject, cp.keywords) == ("Every Node", "A. Author; B. Author", "Testing", "one, two")
+    footer_xml = d.sections[0].footer._element.xml
+    assert "PAGE" in footer_xml and "NUMPAGES" in footer_xml
+    assert d.sections[0].different_first_page_header_footer
+
+
+def test_reference_docx_supplies_styles(tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    ref = docx.Document()
+    ref.styles["Heading 1"].font.name = "Reference Sans"
+    ref.save(str(templates / "reference.docx"))
+    data = render_memo(every_node_document(), load_theme(templates))
+    (tmp_path / "m.docx").write_bytes(data)
+    assert docx.Document(str(tmp_path / "m.docx")).paragraphs[-1].text == "Endnotes"
+
+
+# The real briefing -------------------------------------------------------------
+
+
+def test_memo_carries_the_whole_seed_text(built):
+    body = " ".join(t for _, t in docx_paragraphs(built / "memo.docx"))
+    notes = " ".join(docx_endnotes(built / "memo.docx").values())
+    assert coverage(seed_text(), body + " " + notes) >= 0.98
+
+
+def test_memo_has_26_endnotes_in_seed_order(built):
+    notes = docx_endnotes(built / "memo.docx")
+    assert list(notes) == list(range(1, 27))
+    assert notes[1].startswith("Garrison, Cassandra") and notes[26].startswith("United States Department of Justice")
+    assert notes[10].startswith("Berg, Ryan C.") and notes[11].startswith("Dickenson, Matthew")
+    assert notes[21].startswith("Salvador Rivera")
+    with zipfile.ZipFile(built / "memo.docx") as z:
+        doc = z.read("word/document.xml").decode()
+    ids = [int(x.split('"')[1]) for x in doc.split("<w:endnoteReference w:id=")[1:]]
+    assert ids == list(range(1, 27))  # Word numbers by position: ids in text order are 1..26
+
+
+def test_memo_outline(built):
+    headings = [t for s, t in docx_paragraphs(built / "memo.docx") if s == "Heading1"]
+    assert headings == ["Executive Summary", "Introduction", "Trade Policy and USMCA", "Migration", "Security",
+                        "Policy Recommendations", "Conclusion", "Endnotes"]
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_libreoffice_opens_the_memo(built, tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(built / "memo.docx")], check=True, capture_output=True, timeout=180)
+    reader = pypdf.PdfReader(str(tmp_path / "memo.pdf"))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) > 10
+    assert "Garrison, Cassandra" in text and "Justice Department announces" in text
+    assert coverage(seed_text(), text) >= 0.90  # page furniture and note marks interleave
+
+
+@pytest.mark.skipif(not shutil.which("pandoc"), reason="Pandoc is not installed")
+def test_pandoc_reads_all_26_endnotes(built):
+    out = subprocess.run(["pandoc", "-f", "docx", "-t", "native", str(built / "memo.docx")],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    assert out.count("Note\n") + out.count("Note [") >= 26
+    md = subprocess.run(["pandoc", "-f", "docx", "-t", "markdown", str(built / "memo.docx")],
+                        check=True, capture_output=True, text=True, timeout=120).stdout
+    assert "[^26]:" in md and "[^27]" not in md
