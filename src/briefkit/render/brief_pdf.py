@@ -1,0 +1,413 @@
+"""The PDF brief: reportlab platypus, embedded Vera, contents page, outline, linked notes."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, HRFlowable, KeepTogether, ListFlowable,
+                                ListItem, NextPageTemplate, PageBreak, PageTemplate, Paragraph as RLParagraph,
+                                Spacer, Table as RLTable, TableStyle, XPreformatted)
+from reportlab.platypus import Image as RLImage
+from reportlab.platypus.tableofcontents import TableOfContents
+
+from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading, Image, Inline,
+                            LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
+                            key_figures, note_label, plain_text)
+from briefkit.stamp import build_time
+from briefkit.theme import Theme
+
+FAMILY = "BriefSans"
+
+
+def _register_fonts(theme: Theme) -> None:
+    if FAMILY in pdfmetrics.getRegisteredFontNames():
+        return
+    for style, suffix in (("regular", ""), ("bold", "-Bold"), ("italic", "-Italic"), ("bold_italic", "-BoldItalic")):
+        pdfmetrics.registerFont(TTFont(FAMILY + suffix, str(theme.font_file(style))))
+    pdfmetrics.registerFontFamily(FAMILY, normal=FAMILY, bold=FAMILY + "-Bold", italic=FAMILY + "-Italic",
+                                  boldItalic=FAMILY + "-BoldItalic")
+
+
+def _hex(value: str) -> colors.Color:
+    return colors.HexColor("#" + value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Styles:
+    body: ParagraphStyle
+    heading: tuple[ParagraphStyle, ...]
+    bullet: ParagraphStyle
+    quote: ParagraphStyle
+    code: ParagraphStyle
+    cell: ParagraphStyle
+    cell_head: ParagraphStyle
+    callout_title: ParagraphStyle
+    figure_value: ParagraphStyle
+    figure_label: ParagraphStyle
+    figure_note: ParagraphStyle
+    endnote: ParagraphStyle
+    title: ParagraphStyle
+    cover: ParagraphStyle
+    cover_strong: ParagraphStyle
+    toc: tuple[ParagraphStyle, ...]
+
+
+def stylesheet(theme: Theme) -> _Styles:
+    """Paragraph styles by role, all built from the theme."""
+    s, c = theme.size, theme.colour
+    body = ParagraphStyle("body", fontName=FAMILY, fontSize=s.body, leading=s.body * theme.leading,
+                          textColor=_hex(c.text), spaceAfter=theme.spacing.paragraph_after, splitLongWords=1,
+                          uriWasteReduce=0.3, allowWidows=0, allowOrphans=0)
+    headings = tuple(
+        ParagraphStyle(f"heading{n}", parent=body, fontName=FAMILY + "-Bold", fontSize=theme.heading_size(n),
+                       leading=theme.heading_size(n) * 1.25, textColor=_hex(c.primary),
+                       spaceBefore=theme.spacing.heading_before * (1.3 if n == 1 else 1),
+                       spaceAfter=theme.spacing.heading_after, keepWithNext=1)
+        for n in (1, 2, 3))
+    small = dict(fontSize=s.small, leading=s.small * 1.35)
+    return _Styles(
+        body=body,
+        heading=headings,
+        bullet=ParagraphStyle("bullet", parent=body, spaceAfter=3),
+        quote=ParagraphStyle("quote", parent=body, leftIndent=18, rightIndent=18, textColor=_hex(c.muted),
+                             fontName=FAMILY + "-Italic"),
+        code=ParagraphStyle("code", parent=body, fontName="Courier", fontSize=s.small, leading=s.small * 1.3,
+                            backColor=_hex(c.callout_fill), borderPadding=6, leftIndent=6, rightIndent=6,
+                            spaceBefore=6, spaceAfter=12),
+        cell=ParagraphStyle("cell", parent=body, spaceAfter=0, **small),
+        cell_head=ParagraphStyle("cell_head", parent=body, spaceAfter=0, fontName=FAMILY + "-Bold",
+                                 textColor=colors.white, **small),
+        callout_title=ParagraphStyle("callout_title", parent=body, fontName=FAMILY + "-Bold",
+                                     textColor=_hex(c.primary), spaceAfter=2),
+        figure_value=ParagraphStyle("figure_value", parent=body, fontName=FAMILY + "-Bold", fontSize=s.figure,
+                                    leading=s.figure * 1.15, textColor=_hex(c.accent), spaceAfter=2),
+        figure_label=ParagraphStyle("figure_label", parent=body, fontName=FAMILY + "-Bold",
+                                    textColor=_hex(c.primary), spaceAfter=2, **small),
+        figure_note=ParagraphStyle("figure_note", parent=body, textColor=_hex(c.muted), spaceAfter=0, **small),
+        endnote=ParagraphStyle("endnote", parent=body, fontSize=s.endnote, leading=s.endnote * 1.4, leftIndent=26,
+                               firstLineIndent=-26, spaceAfter=4),
+        title=ParagraphStyle("title", parent=body, fontName=FAMILY + "-Bold", fontSize=s.title,
+                             leading=s.title * 1.2, textColor=_hex(c.primary), spaceAfter=14),
+        cover=ParagraphStyle("cover", parent=body, fontSize=s.subtitle - 1, leading=(s.subtitle - 1) * 1.4,
+                             textColor=_hex(c.muted)),
+        cover_strong=ParagraphStyle("cover_strong", parent=body, fontName=FAMILY + "-Bold", fontSize=s.subtitle,
+                                    leading=s.subtitle * 1.4, textColor=_hex(c.primary)),
+        toc=tuple(ParagraphStyle(f"toc{n}", parent=body, leftIndent=16 * n, firstLineIndent=0,
+                                 fontName=FAMILY + ("-Bold" if n == 0 else ""), spaceBefore=6 if n == 0 else 1,
+                                 spaceAfter=1) for n in range(3)),
+    )
+
+
+class _Brief:
+    """Blocks to flowables, inlines to reportlab paragraph markup (escaped)."""
+
+    def __init__(self, doc: Document, theme: Theme) -> None:
+        self.doc, self.theme = doc, theme
+        self.styles = stylesheet(theme)
+        self.cited: set[int] = set()
+        self.heading_count = 0
+
+    # inlines -----------------------------------------------------------------
+
+    def markup(self, inlines: tuple[Inline, ...]) -> str:
+        return "".join(self._markup(n) for n in inlines)
+
+    def _markup(self, node: Inline) -> str:
+        match node:
+            case Text(text):
+                return escape(text)
+            case Emph(children):
+                return "<i>" + self.markup(children) + "</i>"
+            case Strong(children):
+                return "<b>" + self.markup(children) + "</b>"
+            case Code(text):
+                return f'<font face="Courier">{escape(text)}</font>' if _latin1(text) else escape(text)
+            case LineBreak():
+                return "<br/>"
+            case Link(children, url):
+                return (f'<a href="{escape(url, {chr(34): "&quot;"})}" color="#{self.theme.colour.link}">'
+                        + self.markup(children) + "</a>")
+            case NoteRef(number=n):
+                label = note_label(n, self.doc.meta.endnote_style)
+                anchor = "" if n in self.cited else f'<a name="cite-{n}"/>'
+                self.cited.add(n)
+                return f'{anchor}<super><a href="#note-{n}" color="#{self.theme.colour.link}">{label}</a></super>'
+        raise TypeError(f"brief: no case for {type(node).__name__}")
+
+    # blocks ------------------------------------------------------------------
+
+    def flowables(self, block: Block, width: float) -> list:
+        st = self.styles
+        match block:
+            case Heading(level, children):
+                self.heading_count += 1
+                style = st.heading[min(level, 3) - 1]
+                p = RLParagraph(self.markup(children), style)
+                p.outline = (min(level, 3) - 1, plain_text(children), f"h{self.heading_count}")
+                # keep a heading off the page bottom: it moves with ~3 lines of what follows
+                return [CondPageBreak(style.leading + 3 * st.body.leading + style.spaceBefore), p]
+            case Paragraph(children):
+                return [RLParagraph(self.markup(children), st.body)]
+            case BulletList(items) | OrderedList(items):
+                return [self._list(block, width)]
+            case Quote(blocks):
+                out = []
+                for b in blocks:
+                    out += ([RLParagraph(self.markup(b.children), st.quote)] if isinstance(b, Paragraph)
+                            else self.flowables(b, width - 36))
+                return out
+            case CodeBlock(text):
+                style = st.code if _latin1(text) else ParagraphStyle("code_u", parent=st.code, fontName=FAMILY)
+                return [XPreformatted(escape(text), style)]
+            case Table():
+                return [self._table(block, width), Spacer(1, 8)]
+            case Callout(kind="figures"):
+                return self._figures(block, width)
+            case Callout():
+                return self._callout(block, width)
+            case Image(path, alt):
+                return [self._image(path, width)]
+            case Rule():
+                return [HRFlowable(width="100%", color=_hex(self.theme.colour.rule), thickness=0.8,
+                                   spaceBefore=6, spaceAfter=10)]
+        raise TypeError(f"brief: no case for {type(block).__name__}")
+
+    def _list(self, block: BulletList | OrderedList, width: float) -> ListFlowable:
+        st, ordered = self.styles, isinstance(block, OrderedList)
+        items = []
+        for item in block.items:
+            content = []
+            for b in item:
+                content += ([RLParagraph(self.markup(b.children), st.bullet)] if isinstance(b, Paragraph)
+                            else self.flowables(b, width - 18))
+            items.append(ListItem(content))
+        kw = dict(bulletType="1", start=block.start) if ordered else dict(bulletType="bullet", start="•")
+        return ListFlowable(items, leftIndent=18, bulletFontName=FAMILY, bulletFontSize=st.body.fontSize,
+                            bulletColor=_hex(self.theme.colour.primary), spaceAfter=6, **kw)
+
+    def _table(self, block: Table, width: float) -> RLTable:
+        st, c = self.styles, self.theme.colour
+        ncols = max([len(block.header)] + [len(r) for r in block.rows])
+        align = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT}
+
+        def cell(inlines, col: int, head: bool) -> RLParagraph:
+            style = st.cell_head if head else st.cell
+            a = align.get(block.aligns[col] if col < len(block.aligns) else "left", TA_LEFT)
+            return RLParagraph(self.markup(inlines), ParagraphStyle(f"c{a}{head}", parent=style, alignment=a))
+
+        rows = []
+        if block.header:
+            rows.append([cell(block.header[i] if i < len(block.header) else (), i, True) for i in range(ncols)])
+        rows += [[cell(r[i] if i < len(r) else (), i, False) for i in range(ncols)] for r in block.rows]
+        table = RLTable(rows, colWidths=[width / ncols] * ncols, repeatRows=1 if block.header else 0, hAlign="LEFT")
+        style = [("GRID", (0, 0), (-1, -1), 0.5, _hex(c.rule)), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                 ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
+        if block.header:
+            style.append(("BACKGROUND", (0, 0), (-1, 0), _hex(c.primary)))
+        table.setStyle(TableStyle(style))
+        return table
+
+    def _callout(self, block: Callout, width: float) -> list:
+        """A shaded box: one row per block, so a long box can continue on the next page."""
+        c = self.theme.colour
+        inner = width - 24
+        rows = [[RLParagraph(escape(block.title), self.styles.callout_title)]] if block.title else []
+        for b in block.blocks:
+            if isinstance(b, (BulletList, OrderedList)):
+                rows += [[self._list(type(b)((item,), *([b.start] if isinstance(b, OrderedList) else [])), inner)]
+                         for item in b.items]
+            else:
+                rows += [[f] for f in self.flowables(b, inner)]
+        table = RLTable(rows, colWidths=[width], hAlign="LEFT")
+        table.setStyle(TableStyle([
+            ("BACKGROUND", (0, 0), (-1, -1), _hex(c.callout_fill)),
+            ("LINEBEFORE", (0, 0), (0, -1), 3, _hex(c.callout_border)),
+            ("LEFTPADDING", (0, 0), (-1, -1), 12), ("RIGHTPADDING", (0, 0), (-1, -1), 12),
+            ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ("TOPPADDING", (0, 0), (-1, 0), 8), ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+        ]))
+        return [Spacer(1, 4), table, Spacer(1, 10)]
+
+    def _figures(self, block: Callout, width: float) -> list:
+        figures = key_figures(block)
+        if not figures:
+            return []
+        st, c = self.styles, self.theme.colour
+        gap = 8
+        col = (width - gap * (len(figures) - 1)) / len(figures)
+        cells = []
+        for fig in figures:
+            cell = [RLParagraph(self.markup(fig.value), st.figure_value),
+                    RLParagraph(self.markup(fig.label), st.figure_label)]
+            if fig.note:
+                cell.append(RLParagraph(self.markup(fig.note), st.figure_note))
+            cells += [cell, ""]
+        cells = cells[:-1]
+        widths = [w for _ in figures for w in (col, gap)][:-1]
+        table = RLTable([cells], colWidths=widths, hAlign="LEFT")
+        style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 10),
+                 ("RIGHTPADDING", (0, 0), (-1, -1), 10), ("TOPPADDING", (0, 0), (-1, -1), 8),
+                 ("BOTTOMPADDING", (0, 0), (-1, -1), 10)]
+        for i in range(0, len(widths), 2):
+            style += [("BACKGROUND", (i, 0), (i, 0), _hex(c.callout_fill)),
+                      ("LINEABOVE", (i, 0), (i, 0), 2.5, _hex(c.accent))]
+        table.setStyle(TableStyle(style))
+        return [Spacer(1, 2), KeepTogether([table]), Spacer(1, 12)]
+
+    def _image(self, path: str, width: float) -> RLImage:
+        img = RLImage(path)
+        if img.imageWidth > width:
+            img = RLImage(path, width=width, height=img.imageHeight * width / img.imageWidth)
+        return img
+
+    def endnotes(self) -> list:
+        if not self.doc.endnotes:
+            return []
+        out = [PageBreak()] + self.flowables(Heading(1, (Text(self.theme.labels.endnotes),)), 0)
+        for note in self.doc.endnotes:
+            label = note_label(note.number, self.doc.meta.endnote_style)
+            back = f'<a name="note-{note.number}"/><a href="#cite-{note.number}" color="#{self.theme.colour.link}">{label}</a>'
+            paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else escape(_block_text(b))
+                          for b in note.blocks] or [""]
+            out.append(RLParagraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote))
+            out += [RLParagraph(p, self.styles.endnote) for p in paragraphs[1:]]
+        return out
+
+
+def _block_text(block: Block) -> str:
+    match block:
+        case BulletList(items) | OrderedList(items):
+            return " ".join("• " + " ".join(plain_text(b.children) for b in item if isinstance(b, Paragraph)) for item in items)
+        case CodeBlock(text):
+            return text
+    return plain_text(getattr(block, "children", ()))
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+class _DocTemplate(BaseDocTemplate):
+    """Registers headings with the table of contents and the PDF outline."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._last_level = -1
+
+    def beforeDocument(self):  # noqa: N802 (reportlab's name)
+        self._last_level = -1
+
+    def afterFlowable(self, flowable):  # noqa: N802
+        entry = getattr(flowable, "outline", None)
+        if entry is None:
+            return
+        level, title, key = entry
+        level = min(level, self._last_level + 1)  # an outline cannot skip a level
+        self._last_level = level
+        self.canv.bookmarkPage(key)
+        self.canv.addOutlineEntry(title, key, level=level, closed=level > 0)
+        if level <= 1:  # the contents page lists sections and subsections; the outline has all
+            self.notify("TOCEntry", (level, escape(title), self.page, key))
+
+
+def _numbered_canvas(theme: Theme, meta, fmt_page):
+    """A canvas that defers page furniture until the page count is known."""
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self._pages = []
+
+        def showPage(self):  # noqa: N802
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                if self._pageNumber > 1:
+                    fmt_page(self, self._pageNumber, total)
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def render_brief(doc: Document, theme: Theme) -> bytes:
+    _register_fonts(theme)
+    brief = _Brief(doc, theme)
+    st, m, c = brief.styles, doc.meta, theme.colour
+    pagesize = A4 if theme.page.size.lower() == "a4" else LETTER
+    pw, ph = pagesize
+    left, right = theme.page.margin_left * inch, theme.page.margin_right * inch
+    top, bottom = theme.page.margin_top * inch, theme.page.margin_bottom * inch
+    width = pw - left - right
+
+    def furniture(canv: Canvas, page: int, total: int) -> None:
+        canv.saveState()
+        canv.setFont(FAMILY, theme.size.small)
+        canv.setFillColor(_hex(c.muted))
+        canv.drawString(left, ph - top + 22, m.short_title)
+        canv.setStrokeColor(_hex(c.rule))
+        canv.setLineWidth(0.6)
+        canv.line(left, ph - top + 16, pw - right, ph - top + 16)
+        canv.drawRightString(pw - right, bottom - 28, f"{theme.labels.page} {page} {theme.labels.of} {total}")
+        canv.restoreState()
+
+    when = build_time(m)
+    out = io.BytesIO()
+    template = _DocTemplate(
+        out, pagesize=pagesize, leftMargin=left, rightMargin=right, topMargin=top, bottomMargin=bottom,
+        title=m.title, author="; ".join(m.authors), subject=m.subject, keywords=", ".join(m.keywords),
+        creator=f"briefkit{(' for ' + m.organization) if m.organization else ''}", lang=m.language,
+        invariant=1, initialFontName=FAMILY)
+    frame = Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0)
+    template.addPageTemplates([PageTemplate(id="cover", frames=[frame]), PageTemplate(id="body", frames=[frame])])
+
+    story: list = [Spacer(1, 1.9 * inch), RLParagraph(escape(m.title), st.title),
+                   HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
+    for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.term, st.cover)):
+        if text:
+            story.append(RLParagraph(escape(text), style))
+    if m.supervisor:
+        story += [Spacer(1, 0.6 * inch), RLParagraph(escape(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
+    if m.authors:
+        story += [Spacer(1, 6), RLParagraph(escape(", ".join(m.authors)), st.body)]
+    toc = TableOfContents(levelStyles=list(st.toc), dotsMinLevel=0)
+    story += [NextPageTemplate("body"), PageBreak(),
+              RLParagraph(escape(theme.labels.contents), st.heading[0]), toc, PageBreak()]
+    for block in doc.blocks:
+        story += brief.flowables(block, width)
+    story += brief.endnotes()
+
+    template.multiBuild(story, canvasmaker=_stamped_canvas(_numbered_canvas(theme, m, furniture), when))
+    return out.getvalue()
+
+
+def _stamped_canvas(base, when):
+    """Open with the outline shown; dates from the build's timestamp (invariant mode fixes the rest)."""
+
+    class StampedCanvas(base):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self.showOutline()
+            self.setDateFormatter(lambda *_: when.strftime("D:%Y%m%d%H%M%S+00'00'"))
+
+    return StampedCanvas
+
