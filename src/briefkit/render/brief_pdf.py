@@ -18,6 +18,7 @@ from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, HRFlowabl
                                 ListItem, NextPageTemplate, PageBreak, PageTemplate, Paragraph as RLParagraph,
                                 Spacer, Table as RLTable, TableStyle, XPreformatted)
 from reportlab.platypus import Image as RLImage
+from reportlab.platypus.doctemplate import IndexingFlowable
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading, Image, Inline,
@@ -67,7 +68,7 @@ def stylesheet(theme: Theme) -> _Styles:
     s, c = theme.size, theme.colour
     body = ParagraphStyle("body", fontName=FAMILY, fontSize=s.body, leading=s.body * theme.leading,
                           textColor=_hex(c.text), spaceAfter=theme.spacing.paragraph_after, splitLongWords=1,
-                          uriWasteReduce=0.3, allowWidows=0, allowOrphans=0)
+                          allowWidows=0, allowOrphans=0)
     headings = tuple(
         ParagraphStyle(f"heading{n}", parent=body, fontName=FAMILY + "-Bold", fontSize=theme.heading_size(n),
                        leading=theme.heading_size(n) * 1.25, textColor=_hex(c.primary),
@@ -141,7 +142,8 @@ class _Brief:
                 label = note_label(n, self.doc.meta.endnote_style)
                 anchor = "" if n in self.cited else f'<a name="cite-{n}"/>'
                 self.cited.add(n)
-                return f'{anchor}<super><a href="#note-{n}" color="#{self.theme.colour.link}">{label}</a></super>'
+                return (f'{anchor}<super><font size="{self.theme.size.body * 0.62:.1f}"><a href="#note-{n}" '
+                        f'color="#{self.theme.colour.link}">{label}</a></font></super>')
         raise TypeError(f"brief: no case for {type(node).__name__}")
 
     # blocks ------------------------------------------------------------------
@@ -324,28 +326,24 @@ class _DocTemplate(BaseDocTemplate):
             self.notify("TOCEntry", (level, escape(title), self.page, key))
 
 
-def _numbered_canvas(theme: Theme, meta, fmt_page):
-    """A canvas that defers page furniture until the page count is known."""
+class _PageTotal(IndexingFlowable):
+    """Counts pages per build pass; multiBuild repeats until two passes agree on the total."""
 
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args, **kw):
-            super().__init__(*args, **kw)
-            self._pages = []
+    def __init__(self) -> None:
+        super().__init__()
+        self.previous = self.current = 0
 
-        def showPage(self):  # noqa: N802
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
+    def beforeBuild(self):  # noqa: N802 (reportlab's name)
+        self.previous, self.current = self.current, 0
 
-        def save(self):
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                if self._pageNumber > 1:
-                    fmt_page(self, self._pageNumber, total)
-                super().showPage()
-            super().save()
+    def isSatisfied(self):  # noqa: N802
+        return self.previous == self.current
 
-    return NumberedCanvas
+    def wrap(self, *_):
+        return 0, 0
+
+    def draw(self):
+        pass
 
 
 def render_brief(doc: Document, theme: Theme) -> bytes:
@@ -358,7 +356,12 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     top, bottom = theme.page.margin_top * inch, theme.page.margin_bottom * inch
     width = pw - left - right
 
-    def furniture(canv: Canvas, page: int, total: int) -> None:
+    pages = _PageTotal()
+
+    def furniture(canv: Canvas, doc) -> None:
+        pages.current = max(pages.current, doc.page)
+        if doc.page == 1:
+            return
         canv.saveState()
         canv.setFont(FAMILY, theme.size.small)
         canv.setFillColor(_hex(c.muted))
@@ -366,7 +369,8 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
         canv.setStrokeColor(_hex(c.rule))
         canv.setLineWidth(0.6)
         canv.line(left, ph - top + 16, pw - right, ph - top + 16)
-        canv.drawRightString(pw - right, bottom - 28, f"{theme.labels.page} {page} {theme.labels.of} {total}")
+        total = pages.previous or doc.page
+        canv.drawRightString(pw - right, bottom - 28, f"{theme.labels.page} {doc.page} {theme.labels.of} {total}")
         canv.restoreState()
 
     when = build_time(m)
@@ -378,9 +382,10 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
         invariant=1, initialFontName=FAMILY)
     frame = Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
                   topPadding=0, bottomPadding=0)
-    template.addPageTemplates([PageTemplate(id="cover", frames=[frame]), PageTemplate(id="body", frames=[frame])])
+    template.addPageTemplates([PageTemplate(id="cover", frames=[frame], onPage=furniture),
+                               PageTemplate(id="body", frames=[frame], onPage=furniture)])
 
-    story: list = [Spacer(1, 1.9 * inch), RLParagraph(escape(m.title), st.title),
+    story: list = [pages, Spacer(1, 1.9 * inch), RLParagraph(escape(m.title), st.title),
                    HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
     for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.term, st.cover)):
         if text:
@@ -396,14 +401,14 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
         story += brief.flowables(block, width)
     story += brief.endnotes()
 
-    template.multiBuild(story, canvasmaker=_stamped_canvas(_numbered_canvas(theme, m, furniture), when))
+    template.multiBuild(story, canvasmaker=_stamped_canvas(when))
     return out.getvalue()
 
 
-def _stamped_canvas(base, when):
+def _stamped_canvas(when):
     """Open with the outline shown; dates from the build's timestamp (invariant mode fixes the rest)."""
 
-    class StampedCanvas(base):
+    class StampedCanvas(Canvas):
         def __init__(self, *args, **kw):
             super().__init__(*args, **kw)
             self.showOutline()

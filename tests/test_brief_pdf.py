@@ -1,0 +1,178 @@
+"""The PDF brief, read back with pypdf and pdfplumber."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pdfplumber
+import pypdf
+import pytest
+from dataclasses import replace
+
+from briefkit.model import Endnote, Link, Paragraph, Text
+from briefkit.render.brief_pdf import render_brief
+from briefkit.theme import load_theme
+from conftest import TEMPLATES, coverage, every_node_document, seed_text
+
+ROMAN = "i ii iii iv v vi vii viii ix x xi xii xiii xiv xv xvi xvii xviii xix xx xxi xxii xxiii xxiv xxv xxvi".split()
+
+
+@pytest.fixture(scope="module")
+def theme():
+    return load_theme(TEMPLATES)
+
+
+def _text(data: bytes) -> str:
+    return "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def _outline(reader: pypdf.PdfReader, items=None, depth=0) -> list[tuple[int, str]]:
+    out = []
+    for item in reader.outline if items is None else items:
+        if isinstance(item, list):
+            out += _outline(reader, item, depth + 1)
+        else:
+            out.append((depth, item.title))
+    return out
+
+
+def _internal_links(data: bytes) -> list[tuple[str, str]]:
+    """(text under each internal link, first words of the line it lands on)."""
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    pages = {p.indirect_reference.idnum: i for i, p in enumerate(reader.pages)}
+    out = []
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        for src_index, page in enumerate(reader.pages):
+            src = pdf.pages[src_index]
+            for annot in page.get("/Annots") or []:
+                a = annot.get_object()
+                dest = a.get("/Dest")
+                if a.get("/Subtype") != "/Link" or dest is None or dest[1] != "/XYZ":
+                    continue
+                x0, y0, x1, y1 = (float(v) for v in a["/Rect"])
+                label = src.within_bbox((x0 - 1, src.height - y1 - 1, x1 + 1, src.height - y0 + 1)).extract_text().strip()
+                target = pdf.pages[pages[dest[0].idnum]]
+                top = target.height - float(dest[3])
+                words = [w for w in target.extract_words() if top - 1 <= w["top"] <= top + 12 and w["height"] > 6]
+                out.append((label, " ".join(w["text"] for w in sorted(words, key=lambda w: w["x0"]))))
+    return out
+
+
+def test_every_node_renders_with_literal_markup(theme):
+    text = _text(render_brief(every_node_document(), theme))
+    for expected in ("Section One", "emphasis", "strong", "code()", "a link", "<b>{{ literal }}</b> & more",
+                     "bullet one", "nested bullet", "first step", "A quoted line.", "if a < b:", "rows",
+                     "Key Recommendations:", "Do the second thing.", "$1bn", "invested", "Closing paragraph.",
+                     "Alpha source", "Beta source."):
+        assert expected in text, expected
+
+
+def test_outline_nests_as_the_document(theme):
+    reader = pypdf.PdfReader(io.BytesIO(render_brief(every_node_document(), theme)))
+    assert _outline(reader) == [(0, "Section One"), (1, "Sub Section"), (2, "Third Level"), (0, "Endnotes")]
+    assert reader.trailer["/Root"]["/PageMode"] == "/UseOutlines"
+
+
+def test_note_links_both_ways(theme):
+    links = _internal_links(render_brief(every_node_document(), theme))
+    # each citation lands on its endnote; each endnote's number lands back on the citing line
+    to_notes = [(label, landing.split(" ")[:3]) for label, landing in links if not landing.startswith("after break")]
+    assert ("i", ["i", "Alpha", "source,"]) in to_notes and ("ii", ["ii", "Beta", "source."]) in to_notes
+    back = [label for label, landing in links if landing.startswith("after break")]  # the citing line
+    assert sorted(back) == ["i", "ii"]
+
+
+def test_only_safe_schemes_are_clickable(theme):
+    reader = pypdf.PdfReader(io.BytesIO(render_brief(every_node_document(), theme)))
+    uris = [a.get_object()["/A"]["/URI"] for p in reader.pages for a in p.get("/Annots") or []
+            if "/A" in a.get_object() and "/URI" in a.get_object()["/A"]]
+    assert "https://example.org/" in uris and all(u.startswith(("http", "mailto")) for u in uris)
+
+
+def test_metadata_and_language(theme):
+    reader = pypdf.PdfReader(io.BytesIO(render_brief(every_node_document(), theme)))
+    info = reader.metadata
+    assert (info.title, info.author, info.subject) == ("Every Node", "A. Author; B. Author", "Testing")
+    assert info["/Keywords"] == "one, two" and info["/Creator"].startswith("briefkit")
+    assert reader.trailer["/Root"]["/Lang"] == "en-US"
+
+
+def test_fonts_are_embedded_truetype(theme):
+    reader = pypdf.PdfReader(io.BytesIO(render_brief(every_node_document(), theme)))
+    fonts = set()
+    for page in reader.pages:
+        for f in (page["/Resources"].get("/Font") or {}).values():
+            f = f.get_object()
+            if "/FontDescriptor" in f:
+                assert "/FontFile2" in f["/FontDescriptor"]
+                fonts.add(str(f["/BaseFont"]))
+    assert any("BriefSans" in f or "Vera" in f for f in fonts)
+
+
+def test_long_url_and_word_stay_inside_the_margins(theme):
+    doc = every_node_document()
+    long_url = "https://example.org/" + "segment/" * 60 + "end"
+    word = "x" * 2000
+    note = Endnote("alpha", 1, (Paragraph((Link((Text(long_url),), long_url), Text(" " + word))),))
+    doc = replace(doc, blocks=doc.blocks + (Paragraph((Text(word),)),), endnotes=(note, doc.endnotes[1]))
+    _assert_inside_margins(render_brief(doc, theme), theme)
+
+
+def _assert_inside_margins(data: bytes, theme) -> None:
+    left, right = theme.page.margin_left * 72, theme.page.margin_right * 72
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        for page in pdf.pages:
+            for ch in page.chars:
+                assert ch["x0"] >= left - 1 and ch["x1"] <= page.width - right + 1, (page.page_number, ch["text"])
+                assert ch["top"] >= 0 and ch["bottom"] <= page.height
+
+
+# The real briefing -------------------------------------------------------------
+
+
+def _reading_text(data: bytes, theme) -> str:
+    """The pages' text without running header, footer, note marks and endnote labels."""
+    top, bottom = theme.page.margin_top * 72 - 4, theme.page.margin_bottom * 72 - 4
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        text = "\n".join(
+            p.filter(lambda o: o.get("object_type") != "char"
+                     or (o["size"] >= 8 and top <= o["top"] and o["bottom"] <= p.height - bottom)).extract_text()
+            for p in pdf.pages)
+    cut = text.rindex("Endnotes")
+    return text[:cut] + re.sub(r"(?m)^[ivxlc]+\s", "", text[cut:])
+
+
+def test_brief_carries_the_whole_seed_and_26_notes(built, theme):
+    reader = pypdf.PdfReader(str(built / "brief.pdf"))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert coverage(seed_text(), _reading_text((built / "brief.pdf").read_bytes(), theme)) >= 0.98
+    notes = text[text.rindex("Endnotes"):]
+    starts = [notes.index(f"{r}\u2003") if f"{r}\u2003" in notes else notes.index(f"{r} ") for r in ROMAN]
+    assert "Garrison, Cassandra" in notes and "Justice Department announces" in notes
+    assert starts == sorted(starts)
+
+
+def test_brief_outline_has_every_section(built):
+    outline = _outline(pypdf.PdfReader(str(built / "brief.pdf")))
+    top = [t for d, t in outline if d == 0]
+    assert top == ["Executive Summary", "Introduction", "Trade Policy and USMCA", "Migration", "Security",
+                   "Policy Recommendations", "Conclusion", "Endnotes"]
+    assert (1, "Pillar II: Migration Management") in outline
+    assert (2, "Improve supply chain security.") in outline
+
+
+def test_every_citation_links_to_its_note(built):
+    links = _internal_links((built / "brief.pdf").read_bytes())
+    to_notes = {label for label, landing in links if landing.split(" ")[0] == label}
+    assert to_notes == set(ROMAN)
+    assert any(label == "xxi" and landing.startswith("xxi Salvador Rivera,") for label, landing in links)
+
+
+def test_brief_stays_inside_margins(built, theme):
+    _assert_inside_margins((built / "brief.pdf").read_bytes(), theme)
+
+
+def test_contents_page_lists_sections_with_pages(built):
+    page2 = pypdf.PdfReader(str(built / "brief.pdf")).pages[1].extract_text()
+    assert "Contents" in page2 and "Policy Recommendations" in page2 and "Endnotes" in page2
