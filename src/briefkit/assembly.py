@@ -6,6 +6,7 @@ is never compiled as template code, so a `{{` typed in content comes out literal
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
@@ -26,8 +27,30 @@ def _environment(template_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["roman"] = lambda n: note_label(int(n), "lower-roman").upper()
+    env.filters["key_sentences"] = key_sentences
     env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
     return env
+
+
+_NOTE_REF = re.compile(r"\[\^[^\]\s]+\]")
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]”’'\"]{2}[.!?])\s+(?=[A-Z“\"])")
+
+
+def key_sentences(markdown_text: str, limit: int = 0) -> str:
+    """The first sentence of each paragraph, one line each, without note markers.
+
+    Speaker notes use it to give a presenter the key lines of a longer text.
+    """
+    lines = []
+    for block in re.split(r"\n\s*\n", str(markdown_text)):
+        block = " ".join(block.split())
+        if not block or block.startswith(("#", "|", "!!!", "```")):
+            continue
+        block = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", block)
+        first = _SENTENCE_END.split(_NOTE_REF.sub("", block), maxsplit=1)[0].strip()
+        if first:
+            lines.append(first)
+    return "\n".join(lines[:limit] if limit else lines)
 
 
 def _template_origin(template_dir: Path, exc: BaseException) -> Origin | None:

@@ -1,0 +1,226 @@
+"""The slide deck: python-pptx places what deck_plan measured and decided."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from pptx import Presentation
+from pptx.dml.color import RGBColor
+from pptx.enum.shapes import MSO_SHAPE
+from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
+from pptx.oxml.ns import qn
+from pptx.util import Inches, Pt
+
+from briefkit.model import Document
+from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
+                                       SLIDE_W, Box, Measure, Para, Run, Slide, plan_deck, runs_of, title_box)
+from briefkit.stamp import build_time
+from briefkit.theme import Theme
+
+_LAYOUTS = {"title": ("Title Slide",), "section": ("Section Header",), "default": ("Title Only", "Blank")}
+
+
+class _Deck:
+    def __init__(self, doc: Document, theme: Theme) -> None:
+        self.doc, self.theme = doc, theme
+        reference = Path(theme.template_dir) / "reference.pptx"
+        self.reference = reference.is_file()
+        self.prs = Presentation(str(reference)) if self.reference else Presentation()
+        if self.reference:
+            _drop_slides(self.prs)
+        else:
+            self.prs.slide_width, self.prs.slide_height = Inches(SLIDE_W), Inches(SLIDE_H)
+        self.measure = Measure(theme)
+
+    def _rgb(self, hex_: str) -> RGBColor:
+        return RGBColor.from_string(hex_)
+
+    def _layout(self, kind: str):
+        """Blank slides by default; with a reference deck, its layouts by their usual names."""
+        layouts = self.prs.slide_layouts
+        if not self.reference:
+            return layouts[6]
+        for name in _LAYOUTS.get(kind, ()) + _LAYOUTS["default"]:
+            for layout in layouts:
+                if layout.name == name:
+                    return layout
+        return layouts[len(layouts) - 1]
+
+    # shapes -------------------------------------------------------------------
+
+    def _box(self, slide, box: Box, anchor=MSO_ANCHOR.TOP):
+        shape = slide.shapes.add_textbox(Inches(box.left), Inches(box.top), Inches(box.width), Inches(box.height))
+        tf = shape.text_frame
+        tf.word_wrap = True
+        tf.auto_size = MSO_AUTO_SIZE.NONE
+        tf.margin_left = tf.margin_right = Inches(INSET_X)
+        tf.margin_top = tf.margin_bottom = Inches(INSET_Y)
+        tf.vertical_anchor = anchor
+        return tf
+
+    def _rect(self, slide, left, top, width, height, fill: str):
+        shape = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, Inches(left), Inches(top), Inches(width), Inches(height))
+        shape.fill.solid()
+        shape.fill.fore_color.rgb = self._rgb(fill)
+        shape.line.fill.background()
+        shape.shadow.inherit = False
+        return shape
+
+    def _paragraphs(self, tf, paras: tuple[Para, ...], size: float, colour: str, after: bool = True) -> None:
+        for i, para in enumerate(paras):
+            p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
+            p.line_spacing = Pt(size * LINE)
+            p.space_before = Pt(0)
+            p.space_after = Pt(size * PARA_AFTER if after else 0)
+            if para.level:
+                self._bullet(p, para)
+            for run in para.runs:
+                self._run(p, run, size, colour)
+
+    def _bullet(self, p, para: Para) -> None:
+        ppr = p._p.get_or_add_pPr()
+        ppr.set("marL", str(int(Inches(para.level * BULLET_INDENT))))
+        ppr.set("indent", str(-int(Inches(BULLET_INDENT * 0.8))))
+        if not para.bullet:
+            ppr.append(ppr.makeelement(qn("a:buNone"), {}))
+            return
+        clr = ppr.makeelement(qn("a:buClr"), {})
+        clr.append(clr.makeelement(qn("a:srgbClr"), {"val": self.theme.colour.accent}))
+        ppr.append(clr)
+        ppr.append(ppr.makeelement(qn("a:buFont"), {"typeface": self.theme.font.name}))
+        if para.bullet == "•":
+            ppr.append(ppr.makeelement(qn("a:buChar"), {"char": "•"}))
+        else:
+            ppr.append(ppr.makeelement(qn("a:buAutoNum"), {"type": "arabicPeriod", "startAt": para.bullet.rstrip(".")}))
+
+    def _run(self, p, run: Run, size: float, colour: str) -> None:
+        r = p.add_run()
+        r.text = run.text.replace("\n", "\v")
+        f = r.font
+        f.size = Pt(size)  # a superscript's baseline shift also shrinks it, in PowerPoint and LibreOffice
+        f.bold, f.italic = run.bold, run.italic
+        f.name = self.theme.font.mono if run.code else self.theme.font.name
+        f.color.rgb = self._rgb(self.theme.colour.link if run.url else colour)
+        if run.superscript:
+            r._r.get_or_add_rPr().set("baseline", "30000")
+        if run.url:
+            r.hyperlink.address = run.url
+
+    def _title(self, slide, s: Slide, colour: str) -> None:
+        tf = self._box(slide, title_box(s.kind), MSO_ANCHOR.BOTTOM if s.kind != "content" else MSO_ANCHOR.MIDDLE)
+        self._paragraphs(tf, (Para((Run(s.title, bold=True),)),), s.title_size, colour, after=False)
+
+    def _furniture(self, slide, number: int) -> None:
+        t = self.theme
+        self._rect(slide, MARGIN_X, 1.42, 1.1, 0.06, t.colour.accent)
+        for text, left, align in ((self.doc.meta.short_title, MARGIN_X, PP_ALIGN.LEFT), (str(number), SLIDE_W - MARGIN_X - 1.5, PP_ALIGN.RIGHT)):
+            tf = self._box(slide, Box(left, 6.95, 6.0 if align == PP_ALIGN.LEFT else 1.5, 0.35))
+            tf.paragraphs[0].alignment = align
+            self._paragraphs(tf, (Para((Run(text),)),), 10, t.colour.muted, after=False)
+
+    # slides -------------------------------------------------------------------
+
+    def slide(self, s: Slide, number: int) -> None:
+        t = self.theme
+        slide = self.prs.slides.add_slide(self._layout(s.kind))
+        if self.reference:
+            _clear_placeholders(slide)
+        match s.kind:
+            case "title":
+                if not self.reference:
+                    self._rect(slide, 0, 0, SLIDE_W, SLIDE_H, t.colour.primary)
+                self._title(slide, s, "FFFFFF" if not self.reference else t.colour.primary)
+                self._rect(slide, 0.9 + INSET_X, 4.05, 2.0, 0.08, t.colour.accent)
+                m = self.doc.meta
+                lines = [Para((Run(x, bold=i == 0),)) for i, x in enumerate(s.subtitle.split("\n")) if x]
+                tf = self._box(slide, Box(0.9, 4.3, SLIDE_W - 1.8, 1.3))
+                self._paragraphs(tf, tuple(lines), 18, "FFFFFF" if not self.reference else t.colour.text, after=False)
+                byline = [Para((Run("; ".join(m.authors)),))]
+                if m.supervisor:
+                    byline.insert(0, Para((Run(f"{t.labels.supervised_by} {m.supervisor}"),)))
+                tf = self._box(slide, Box(0.9, 5.7, SLIDE_W - 1.8, 1.2))
+                self._paragraphs(tf, tuple(byline), 14, "D9E2EC" if not self.reference else t.colour.muted, after=False)
+            case "section":
+                if not self.reference:
+                    self._rect(slide, 0, 0, SLIDE_W, SLIDE_H, t.colour.primary)
+                self._rect(slide, 0.9 + INSET_X, 4.55, 1.6, 0.08, t.colour.accent)
+                self._title(slide, s, "FFFFFF" if not self.reference else t.colour.primary)
+            case "figures":
+                self._title(slide, s, t.colour.primary)
+                self._furniture(slide, number)
+                self._figures(slide, s)
+            case "image":
+                self._title(slide, s, t.colour.primary)
+                self._furniture(slide, number)
+                self._image(slide, s)
+            case _:
+                self._title(slide, s, t.colour.primary)
+                self._furniture(slide, number)
+                tf = self._box(slide, s.body)
+                self._paragraphs(tf, s.paras, s.size, t.colour.text)
+        slide.notes_slide.notes_text_frame.text = s.notes
+
+    def _figures(self, slide, s: Slide) -> None:
+        t, gap = self.theme, 0.35
+        n = len(s.figures)
+        width = (s.body.width - gap * (n - 1)) / n
+        top, height = s.body.top + 0.2, s.body.height - 0.4
+        style = self.doc.meta.endnote_style
+        for i, fig in enumerate(s.figures):
+            left = s.body.left + i * (width + gap)
+            self._rect(slide, left, top, width, height, t.colour.callout_fill)
+            self._rect(slide, left, top, width, 0.07, t.colour.accent)
+            value = runs_of(fig.value, style, bold=True)
+            size = t.deck.figure_size
+            box = Box(left + 0.15, top + 0.3, width - 0.3, size * LINE / 72 + 2 * INSET_Y)
+            while size > t.deck.min_body_size and self.measure.lines(value, size, (box.width - 2 * INSET_X) * 72) > 1:
+                size -= 4
+            box = Box(box.left, box.top, box.width, size * LINE / 72 + 2 * INSET_Y)
+            self._paragraphs(self._box(slide, box), (Para(value),), size, t.colour.accent, after=False)
+            text = Box(box.left, box.top + box.height + 0.1, box.width, top + height - (box.top + box.height + 0.2))
+            paras = [Para(runs_of(fig.label, style, bold=True))] + ([Para(runs_of(fig.note, style))] if fig.note else [])
+            label_size = t.deck.body_size - 2
+            while label_size > t.deck.min_body_size and not self.measure.fits(tuple(paras), label_size, text):
+                label_size -= 1
+            self._paragraphs(self._box(slide, text), tuple(paras), label_size, t.colour.primary)
+
+    def _image(self, slide, s: Slide) -> None:
+        from PIL import Image as PILImage
+
+        with PILImage.open(s.image) as im:
+            w, h = im.size
+        scale = min(s.body.width / w, s.body.height / h)
+        width, height = w * scale, h * scale
+        slide.shapes.add_picture(s.image, Inches(s.body.left + (s.body.width - width) / 2), Inches(s.body.top),
+                                 Inches(width), Inches(height))
+
+    def render(self) -> bytes:
+        m, cp = self.doc.meta, self.prs.core_properties
+        cp.title, cp.subject, cp.author = m.title, m.subject, "; ".join(m.authors)
+        cp.keywords, cp.language = ", ".join(m.keywords), m.language
+        cp.last_modified_by = m.organization or "briefkit"
+        cp.created = cp.modified = build_time(m).replace(tzinfo=None)
+        cp.revision = 1
+        for number, s in enumerate(plan_deck(self.doc, self.theme), 1):
+            self.slide(s, number)
+        buf = io.BytesIO()
+        self.prs.save(buf)
+        return buf.getvalue()
+
+
+def render_deck(doc: Document, theme: Theme) -> bytes:
+    return _Deck(doc, theme).render()
+
+
+def _drop_slides(prs) -> None:
+    ids = prs.slides._sldIdLst
+    for sld in list(ids):
+        prs.part.drop_rel(sld.get(qn("r:id")))
+        ids.remove(sld)
+
+
+def _clear_placeholders(slide) -> None:
+    for shape in list(slide.placeholders):
+        shape._element.getparent().remove(shape._element)
+
