@@ -26,7 +26,7 @@ def built(tmp_path_factory) -> Path:
     from briefkit.cli import main
 
     out = tmp_path_factory.mktemp("build")
-    assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(out), "-q", "--format", "docx,pdf"]) == 0
+    assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(out), "-q"]) == 0
     return out
 
 

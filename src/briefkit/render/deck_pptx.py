@@ -10,7 +10,7 @@ from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
-from pptx.util import Inches, Pt
+from pptx.util import Emu, Inches, Pt
 
 from briefkit.model import Document
 from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
@@ -30,7 +30,7 @@ class _Deck:
         if self.reference:
             _drop_slides(self.prs)
         else:
-            self.prs.slide_width, self.prs.slide_height = Inches(SLIDE_W), Inches(SLIDE_H)
+            self.prs.slide_width, self.prs.slide_height = Emu(12192000), Emu(6858000)  # 13.333 x 7.5 in
         self.measure = Measure(theme)
 
     def _rgb(self, hex_: str) -> RGBColor:
