@@ -99,6 +99,7 @@ _CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 _REF = re.compile(r"(?<!\\)\[\^([^\]\s]+)\]")
 _DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]?(.*)$")
 _PART = re.compile(r"^# +(.+?)\s*#*\s*$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?")
 
 
@@ -362,7 +363,9 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
                 if order in orders:
                     errors.append(BuildError(f"pillar order {order} is also used by {orders[order]}", Origin(display, key_lines["order"])))
                 orders[order] = display
-        elif kind == "briefing" and body.strip():
+        elif kind == "briefing" and meta.get("date") and not _ISO_DATE.match(meta["date"]):
+            errors.append(BuildError(f"'date' must be YYYY-MM-DD, not '{meta['date']}'", Origin(display, key_lines["date"])))
+        if kind == "briefing" and body.strip():
             errors.append(BuildError("the briefing file holds front matter only; put text in a section or pillar file", Origin(display, body_line)))
         sources.append(Source(display, path.stem, kind, meta, body.strip("\n") + "\n", parts))
 
