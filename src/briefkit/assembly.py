@@ -44,7 +44,7 @@ def key_sentences(markdown_text: str, limit: int = 0) -> str:
     lines = []
     for block in re.split(r"\n\s*\n", str(markdown_text)):
         block = " ".join(block.split())
-        if not block or block.startswith(("#", "|", "!!!", "```")):
+        if not block or block.startswith(("#", "|", "!!!", "```", "![")):
             continue
         block = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", block)
         first = _SENTENCE_END.split(_NOTE_REF.sub("", block), maxsplit=1)[0].strip()

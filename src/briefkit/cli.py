@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--templates", type=Path, default=Path("templates"), metavar="DIR",
                         help="folder of templates and theme.yaml (default: templates)")
         sp.add_argument("--strict", action="store_true", help="treat warnings (such as uncited notes) as errors")
-        sp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     b = sub.add_parser("build", help="build the deliverables", description="Build the deliverables into the output folder. "
                        "Every format is rendered before any file is written, and each file is replaced atomically, "

@@ -394,7 +394,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         errors += [BuildError(w.message, w.origin) for w in warnings]
         warnings = []
     if errors:
-        raise BuildErrors(errors)
+        raise BuildErrors(errors + warnings)
     return Content(
         root=display_root,
         briefing=briefings[0],
