@@ -16,7 +16,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, HRFlowable, KeepTogether, ListFlowable,
                                 ListItem, NextPageTemplate, PageBreak, PageTemplate, Paragraph as RLParagraph,
-                                Spacer, Table as RLTable, TableStyle, XPreformatted)
+                                Preformatted, Spacer, Table as RLTable, TableStyle)
 from reportlab.platypus import Image as RLImage
 from reportlab.platypus.doctemplate import IndexingFlowable
 from reportlab.platypus.tableofcontents import TableOfContents
@@ -117,6 +117,7 @@ class _Brief:
         self.styles = stylesheet(theme)
         self.cited: set[int] = set()
         self.heading_count = 0
+        self.frame_height = 0.0  # set by render_brief before any flowable is made
 
     # inlines -----------------------------------------------------------------
 
@@ -148,14 +149,23 @@ class _Brief:
 
     # blocks ------------------------------------------------------------------
 
+    def nested(self, block: Block, width: float) -> list:
+        """Flowables for a block inside a list, quote or callout: headings there are bold text."""
+        if isinstance(block, Heading):
+            block = Paragraph((Strong(block.children),))
+        return self.flowables(block, width)
+
     def flowables(self, block: Block, width: float) -> list:
         st = self.styles
         match block:
             case Heading(level, children):
                 self.heading_count += 1
                 style = st.heading[min(level, 3) - 1]
+                title = plain_text(children)
+                if len(title) > 200:  # a heading this long cannot be kept with the text after it
+                    style = ParagraphStyle(f"{style.name}_long", parent=style, keepWithNext=0)
                 p = RLParagraph(self.markup(children), style)
-                p.outline = (min(level, 3) - 1, plain_text(children), f"h{self.heading_count}")
+                p.outline = (min(level, 3) - 1, title, f"h{self.heading_count}")
                 # keep a heading off the page bottom: it moves with ~3 lines of what follows
                 return [CondPageBreak(style.leading + 3 * st.body.leading + style.spaceBefore), p]
             case Paragraph(children):
@@ -166,11 +176,14 @@ class _Brief:
                 out = []
                 for b in blocks:
                     out += ([RLParagraph(self.markup(b.children), st.quote)] if isinstance(b, Paragraph)
-                            else self.flowables(b, width - 36))
+                            else self.nested(b, width - 36))
                 return out
             case CodeBlock(text):
                 style = st.code if _latin1(text) else ParagraphStyle("code_u", parent=st.code, fontName=FAMILY)
-                return [XPreformatted(escape(text), style)]
+                # lines wrap at the width: Courier's advance is 0.6 em, no Vera glyph is wider than 1 em
+                advance = 0.6 if style.fontName == "Courier" else 1.0
+                columns = max(10, int((width - 2 * style.leftIndent - 12) / (advance * style.fontSize)))
+                return [Preformatted(text, style, maxLineLength=columns, newLineChars="")]
             case Table():
                 return [self._table(block, width), Spacer(1, 8)]
             case Callout(kind="figures"):
@@ -191,27 +204,32 @@ class _Brief:
             content = []
             for b in item:
                 content += ([RLParagraph(self.markup(b.children), st.bullet)] if isinstance(b, Paragraph)
-                            else self.flowables(b, width - 18))
+                            else self.nested(b, width - 18))
             items.append(ListItem(content))
         kw = dict(bulletType="1", start=block.start) if ordered else dict(bulletType="bullet", start="•")
         return ListFlowable(items, leftIndent=18, bulletFontName=FAMILY, bulletFontSize=st.body.fontSize,
                             bulletColor=_hex(self.theme.colour.primary), spaceAfter=6, **kw)
 
-    def _table(self, block: Table, width: float) -> RLTable:
+    def _table(self, block: Table, width: float):
         st, c = self.styles, self.theme.colour
         ncols = max([len(block.header)] + [len(r) for r in block.rows])
         align = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT}
 
-        def cell(inlines, col: int, head: bool) -> RLParagraph:
+        def cell(markup: str, col: int, head: bool) -> RLParagraph:
             style = st.cell_head if head else st.cell
             a = align.get(block.aligns[col] if col < len(block.aligns) else "left", TA_LEFT)
-            return RLParagraph(self.markup(inlines), ParagraphStyle(f"c{a}{head}", parent=style, alignment=a))
+            return RLParagraph(markup, ParagraphStyle(f"c{a}{head}", parent=style, alignment=a))
 
-        rows = []
-        if block.header:
-            rows.append([cell(block.header[i] if i < len(block.header) else (), i, True) for i in range(ncols)])
-        rows += [[cell(r[i] if i < len(r) else (), i, False) for i in range(ncols)] for r in block.rows]
-        table = RLTable(rows, colWidths=[width / ncols] * ncols, repeatRows=1 if block.header else 0, hAlign="LEFT")
+        source = ((block.header,) if block.header else ()) + block.rows
+        markup = [[self.markup(r[i]) if i < len(r) else "" for i in range(ncols)] for r in source]
+        rows = [[cell(m, i, r == 0 and bool(block.header)) for i, m in enumerate(row)] for r, row in enumerate(markup)]
+        if any(max(p.wrap(width / ncols - 12, 1e9)[1] for p in row) > self.frame_height * 0.8 for row in rows):
+            # a row taller than a page cannot be drawn as a grid: stack its cells instead
+            return KeepTogether([RLParagraph(m, st.body) for row in markup for m in row if m])
+        # a header repeats on each page unless it is too long to leave room for rows
+        repeat = 1 if block.header and sum(len(plain_text(h)) for h in block.header) < 200 else 0
+        table = RLTable(rows, colWidths=[width / ncols] * ncols, repeatRows=repeat, hAlign="LEFT",
+                        splitInRow=24)  # rows taller than a page split, 24 pt at least
         style = [("GRID", (0, 0), (-1, -1), 0.5, _hex(c.rule)), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                  ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
         if block.header:
@@ -229,8 +247,8 @@ class _Brief:
                 rows += [[self._list(type(b)((item,), *([b.start] if isinstance(b, OrderedList) else [])), inner)]
                          for item in b.items]
             else:
-                rows += [[f] for f in self.flowables(b, inner)]
-        table = RLTable(rows, colWidths=[width], hAlign="LEFT")
+                rows += [[f] for f in self.nested(b, inner)]
+        table = RLTable(rows, colWidths=[width], hAlign="LEFT", splitInRow=24)  # rows taller than a page split, 24 pt at least
         table.setStyle(TableStyle([
             ("BACKGROUND", (0, 0), (-1, -1), _hex(c.callout_fill)),
             ("LINEBEFORE", (0, 0), (0, -1), 3, _hex(c.callout_border)),
@@ -256,7 +274,7 @@ class _Brief:
             cells += [cell, ""]
         cells = cells[:-1]
         widths = [w for _ in figures for w in (col, gap)][:-1]
-        table = RLTable([cells], colWidths=widths, hAlign="LEFT")
+        table = RLTable([cells], colWidths=widths, hAlign="LEFT", splitInRow=24)  # rows taller than a page split, 24 pt at least
         style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 10),
                  ("RIGHTPADDING", (0, 0), (-1, -1), 10), ("TOPPADDING", (0, 0), (-1, -1), 8),
                  ("BOTTOMPADDING", (0, 0), (-1, -1), 10)]
@@ -355,6 +373,7 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     left, right = theme.page.margin_left * inch, theme.page.margin_right * inch
     top, bottom = theme.page.margin_top * inch, theme.page.margin_bottom * inch
     width = pw - left - right
+    brief.frame_height = ph - top - bottom
 
     pages = _PageTotal()
 

@@ -197,9 +197,10 @@ class _Deck:
 
     def render(self) -> bytes:
         m, cp = self.doc.meta, self.prs.core_properties
-        cp.title, cp.subject, cp.author = m.title, m.subject, "; ".join(m.authors)
-        cp.keywords, cp.language = ", ".join(m.keywords), m.language
-        cp.last_modified_by = m.organization or "briefkit"
+        # Office limits these properties to 255 characters
+        cp.title, cp.subject, cp.author = m.title[:255], m.subject[:255], "; ".join(m.authors)[:255]
+        cp.keywords, cp.language = ", ".join(m.keywords)[:255], m.language[:255]
+        cp.last_modified_by = (m.organization or "briefkit")[:255]
         cp.created = cp.modified = build_time(m).replace(tzinfo=None)
         cp.revision = 1
         for number, s in enumerate(plan_deck(self.doc, self.theme), 1):

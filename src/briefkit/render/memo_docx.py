@@ -130,12 +130,13 @@ class _Writer:
     def properties(self) -> None:
         m, cp = self.doc.meta, self.word.core_properties
         when = build_time(m).replace(tzinfo=None)
-        cp.title, cp.subject = m.title, m.subject
-        cp.author = "; ".join(m.authors)
-        cp.keywords = ", ".join(m.keywords)
-        cp.language = m.language
+        # Office limits these properties to 255 characters
+        cp.title, cp.subject = m.title[:255], m.subject[:255]
+        cp.author = "; ".join(m.authors)[:255]
+        cp.keywords = ", ".join(m.keywords)[:255]
+        cp.language = m.language[:255]
         cp.comments = m.organization
-        cp.last_modified_by = m.organization or "briefkit"
+        cp.last_modified_by = (m.organization or "briefkit")[:255]
         cp.created = cp.modified = when
         cp.revision = 1
 
