@@ -5,13 +5,18 @@ CONTENT   ?= content
 TEMPLATES ?= templates
 BUILD     ?= build
 
+# Timestamps inside the deliverables (when the briefing has no date): the last commit that
+# changed the content, so that rebuilding the same content gives the same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct -- $(CONTENT) 2>/dev/null)
+export SOURCE_DATE_EPOCH
+
 BIN      := $(VENV)/bin
 BRIEFKIT := $(BIN)/briefkit
 STAMP    := $(VENV)/.installed
 INPUTS   := $(wildcard $(CONTENT)/* $(TEMPLATES)/* src/briefkit/*.py src/briefkit/render/*.py)
 RUN      := $(BRIEFKIT) build --content $(CONTENT) --templates $(TEMPLATES) --out $(BUILD) -q
 
-.PHONY: all docx pdf pptx check test lint bench clean help
+.PHONY: all docx pdf pptx check test lint bench dist watch clean help
 .DELETE_ON_ERROR:
 
 all: docx pdf pptx ## build memo.docx, brief.pdf and deck.pptx into $(BUILD)/
@@ -38,6 +43,15 @@ check: $(STAMP) ## check the content without building
 
 test: $(STAMP) ## run the tests
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) ## time the builds at 1x, 10x and 100x the content (and Pandoc, when installed)
+	$(BIN)/python bench/run.py --content $(CONTENT) --templates $(TEMPLATES)
+
+dist: $(STAMP) ## $(BUILD)/dist/<slug>.zip: the deliverables, SHA256SUMS and manifest.json
+	$(BRIEFKIT) dist --content $(CONTENT) --templates $(TEMPLATES) --out $(BUILD)
+
+watch: $(STAMP) ## rebuild what a saved content or template file affects
+	$(BRIEFKIT) watch --content $(CONTENT) --templates $(TEMPLATES) --out $(BUILD)
 
 lint: $(STAMP) ## byte-compile every module (catches syntax errors)
 	$(BIN)/python -m compileall -q src tests

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import io
+import json
 import time
+import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+from briefkit import __version__
 from briefkit.assembly import assemble
-from briefkit.errors import BuildError
+from briefkit.errors import BuildError, BuildErrors
 from briefkit.io import write_atomic
 from briefkit.loading import Content, load_content
 from briefkit.model import Document, Meta
 from briefkit.notes import number_notes
 from briefkit.parsing import Parser
+from briefkit.stamp import build_time
 from briefkit.theme import Theme, load_theme
 
+FORMATS = ("docx", "pdf", "pptx")
 MEMO_TEMPLATE = "memo.md.j2"
 DECK_TEMPLATE = "deck.md.j2"
 
@@ -116,3 +125,85 @@ def build(content_dir: Path, template_dir: Path, out_dir: Path, formats: tuple[s
         if on_built:
             on_built(built[-1])
     return built
+
+
+def _digest(folders: tuple[Path, ...]) -> str:
+    """SHA-256 over every file's relative path and bytes, in sorted order."""
+    h = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+            h.update(f"{folder.name}/{path.relative_to(folder).as_posix()}\0".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def bundle(content_dir: Path, template_dir: Path, out_dir: Path, *, strict: bool = False) -> Built:
+    """`<out>/dist/<slug>.zip`: the three deliverables, SHA256SUMS and manifest.json."""
+    start = time.perf_counter()
+    briefing = prepare(content_dir, template_dir, FORMATS, strict=strict)
+    meta = briefing.documents[MEMO_TEMPLATE].meta
+    files = {}
+    for fmt in FORMATS:
+        d = DELIVERABLES[fmt]
+        files[f"{meta.slug}-{d.filename}"] = renderer(fmt)(briefing.documents[d.template], briefing.theme)
+    when = build_time(meta)
+    versions = {name: metadata.version(name) for name in
+                ("python-docx", "reportlab", "python-pptx", "Markdown", "Jinja2", "PyYAML", "Pillow")}
+    manifest = {
+        "title": meta.title, "slug": meta.slug, "date": when.isoformat(),
+        "briefkit": __version__, "renderers": versions,
+        "source_sha256": _digest((Path(content_dir), Path(template_dir))),
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    files["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items()).encode()
+    buf = io.BytesIO()
+    stamp = max(when, datetime.datetime(1980, 1, 1, tzinfo=datetime.timezone.utc)).timetuple()[:6]
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(f"{meta.slug}/{name}", date_time=stamp)
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            z.writestr(info, data)
+    path = Path(out_dir) / "dist" / f"{meta.slug}.zip"
+    write_atomic(path, buf.getvalue())
+    return Built(path, len(buf.getvalue()), time.perf_counter() - start)
+
+
+def formats_affected(changed: list[Path], template_dir: Path) -> tuple[str, ...]:
+    """Which deliverables a change touches: the deck template only the deck, and so on."""
+    out: set[str] = set()
+    for path in changed:
+        if Path(template_dir) in path.parents:
+            out |= {"deck.md.j2": {"pptx"}, "reference.pptx": {"pptx"}, "reference.docx": {"docx"}}.get(path.name, set(FORMATS))
+        else:
+            out |= set(FORMATS)
+    return tuple(f for f in FORMATS if f in out)
+
+
+def _snapshot(folders: tuple[Path, ...]) -> dict[Path, tuple[float, int]]:
+    snap = {}
+    for folder in folders:
+        for path in Path(folder).rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                st = path.stat()
+                snap[path] = (st.st_mtime, st.st_size)
+    return snap
+
+
+def watch(content_dir: Path, template_dir: Path, out_dir: Path, *, on_built: Callable[[Built], None],
+          on_error: Callable[[Exception], None], interval: float = 0.5,
+          keep_going: Callable[[], bool] = lambda: True) -> None:
+    """Rebuild the deliverables a saved file affects, until `keep_going` says stop."""
+    folders = (Path(content_dir), Path(template_dir))
+    seen = _snapshot(folders)
+    while keep_going():
+        time.sleep(interval)
+        now = _snapshot(folders)
+        changed = [p for p in set(now) | set(seen) if now.get(p) != seen.get(p)]
+        seen = now
+        if not changed:
+            continue
+        try:
+            build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built)
+        except (BuildError, BuildErrors) as e:
+            on_error(e)

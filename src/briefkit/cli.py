@@ -8,9 +8,8 @@ import traceback
 from pathlib import Path
 
 from briefkit import __version__
+from briefkit.build import FORMATS, build, bundle, prepare, watch
 from briefkit.errors import BuildError, BuildErrors
-
-FORMATS = ("docx", "pdf", "pptx")
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -55,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="check the content without building",
                        description="Check front matter, endnotes and templates; print one line per finding.")
     common(c)
+
+    d = sub.add_parser("dist", help="bundle the deliverables to send out",
+                       description="Write OUT/dist/<slug>.zip: the three deliverables named after the briefing's slug, "
+                                   "SHA256SUMS and manifest.json (title, date, versions, digest of the sources).")
+    common(d)
+    d.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="output folder (default: build)")
+
+    w = sub.add_parser("watch", help="rebuild when a content or template file is saved",
+                       description="Watch the content and template folders and rebuild the deliverables a change "
+                                   "affects, printing what was rebuilt. Stop with Ctrl-C.")
+    common(w)
+    w.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="output folder (default: build)")
     return p
 
 
@@ -78,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from briefkit.build import build, prepare
-
     if args.command == "check":
         briefing = prepare(args.content, args.templates, FORMATS, strict=args.strict)
         for w in briefing.content.warnings:
@@ -90,8 +99,23 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     def report(built) -> None:
-        if not args.quiet:
-            print(f"built {built.path} ({built.size / 1024:.0f} KiB, {built.seconds:.2f} s)")
+        if not getattr(args, "quiet", False):
+            print(f"built {built.path} ({built.size / 1024:.0f} KiB, {built.seconds:.2f} s)", flush=True)
+
+    if args.command == "dist":
+        report(bundle(args.content, args.templates, args.out, strict=args.strict))
+        return 0
+    if args.command == "watch":
+        def failed(e: Exception) -> None:
+            for finding in getattr(e, "findings", [e]):
+                print(finding, file=sys.stderr, flush=True)
+
+        print(f"watching {args.content}/ and {args.templates}/; Ctrl-C to stop", flush=True)
+        try:
+            watch(args.content, args.templates, args.out, on_built=report, on_error=failed)
+        except KeyboardInterrupt:
+            return 0
+        return 0
 
     build(args.content, args.templates, args.out, args.format, strict=args.strict, on_built=report)
     return 0

@@ -99,7 +99,6 @@ _CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 _REF = re.compile(r"(?<!\\)\[\^([^\]\s]+)\]")
 _DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]?(.*)$")
 _PART = re.compile(r"^# +(.+?)\s*#*\s*$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?")
 
 
@@ -209,6 +208,14 @@ def _check_value(key: str, spec: Key, value: Any, where: Origin) -> tuple[Any, l
                 errors.append(BuildError(f"'{key}' item {i}: '{k}' must be text", where))
         figures.append({k: str(item.get(k, "")) for k in FIGURE_KEYS})
     return tuple(figures), errors
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+        return len(text) == 10
+    except ValueError:
+        return False
 
 
 def _yaml_type(value: Any) -> str:
@@ -363,7 +370,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
                 if order in orders:
                     errors.append(BuildError(f"pillar order {order} is also used by {orders[order]}", Origin(display, key_lines["order"])))
                 orders[order] = display
-        elif kind == "briefing" and meta.get("date") and not _ISO_DATE.match(meta["date"]):
+        elif kind == "briefing" and meta.get("date") and not _is_iso_date(meta["date"]):
             errors.append(BuildError(f"'date' must be YYYY-MM-DD, not '{meta['date']}'", Origin(display, key_lines["date"])))
         if kind == "briefing" and body.strip():
             errors.append(BuildError("the briefing file holds front matter only; put text in a section or pillar file", Origin(display, body_line)))

@@ -15,7 +15,7 @@ from pptx.util import Emu, Inches, Pt
 from briefkit.model import Document
 from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
                                        SLIDE_W, Box, Measure, Para, Run, Slide, plan_deck, runs_of, title_box)
-from briefkit.stamp import build_time
+from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
 
 _LAYOUTS = {"title": ("Title Slide",), "section": ("Section Header",), "default": ("Title Only", "Blank")}
@@ -207,7 +207,7 @@ class _Deck:
             self.slide(s, number)
         buf = io.BytesIO()
         self.prs.save(buf)
-        return buf.getvalue()
+        return fixed_zip(buf.getvalue(), build_time(self.doc.meta))
 
 
 def render_deck(doc: Document, theme: Theme) -> bytes:

@@ -22,7 +22,7 @@ from docx.shared import Emu, Inches, Pt, RGBColor
 from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
                             Strong, Table, Text, key_figures, note_label, plain_text)
-from briefkit.stamp import build_time
+from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
 
 _WORD_NUMFMT = {"lower-roman": "lowerRoman", "arabic": "decimal"}
@@ -404,7 +404,7 @@ class _Writer:
         self.endnotes(self.doc.endnotes)
         buf = io.BytesIO()
         self.word.save(buf)
-        return buf.getvalue()
+        return fixed_zip(buf.getvalue(), build_time(self.doc.meta))
 
 
 def render_memo(doc: Document, theme: Theme) -> bytes:
