@@ -1,0 +1,29 @@
+"""Template composition, with content passed as data."""
+
+import re
+
+from briefkit.assembly import assemble, key_sentences
+from briefkit.loading import load_content
+from conftest import CONTENT, TEMPLATES, write
+
+
+def test_memo_template_composes_the_executive_summary_then_the_body():
+    text = assemble(load_content(CONTENT), TEMPLATES, "memo.md.j2")
+    order = [m.group(0) for m in re.finditer(r"(?m)^#{1,2} .+$", text)]
+    assert order[:6] == ["# Executive Summary", "## Strategic Context", "## Pillar I: Trade and USMCA",
+                         "## Pillar II: Migration Management", "## Pillar III: Security Cooperation", "## Conclusion"]
+    assert [h for h in order if h.startswith("# ")] == ["# Executive Summary", "# Introduction", "# Trade Policy and USMCA",
+                                                       "# Migration", "# Security", "# Policy Recommendations", "# Conclusion"]
+    assert text.count('!!! recommendations "Key Recommendations:"') == 3
+
+
+def test_template_syntax_in_content_is_not_evaluated(content_copy):
+    text = (content_copy / "introduction.md").read_text(encoding="utf-8") + "\nBraces {{ briefing.title }} and {% raw %}.\n"
+    write(content_copy, "introduction.md", text)
+    assert "Braces {{ briefing.title }} and {% raw %}." in assemble(load_content(content_copy), TEMPLATES, "memo.md.j2")
+
+
+def test_key_sentences_takes_first_sentences_without_note_markers():
+    md = "First one.[^a] Second one.\n\nThe U.S. border is long. More.\n\n# Heading\n\n- Item one. Item two."
+    assert key_sentences(md) == "First one.\nThe U.S. border is long.\nItem one."
+    assert key_sentences(md, 1) == "First one."

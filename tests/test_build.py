@@ -1,0 +1,116 @@
+"""Reproducible bytes, the dist bundle, watch, and the CLI's progress lines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from briefkit.build import formats_affected, watch
+from briefkit.cli import main
+from conftest import CONTENT, TEMPLATES, write
+
+
+def _build(out: Path, content: Path = CONTENT, *extra: str) -> dict[str, bytes]:
+    assert main(["build", "--content", str(content), "--templates", str(TEMPLATES), "--out", str(out), "-q", *extra]) == 0
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+
+
+def test_two_builds_with_source_date_epoch_are_byte_identical(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    first = _build(tmp_path / "a")
+    time.sleep(1.1)  # a clock-dependent byte would now differ
+    assert _build(tmp_path / "b") == first
+    with zipfile.ZipFile(tmp_path / "a" / "memo.docx") as z:
+        assert {i.date_time for i in z.infolist()} == {(2025, 1, 1, 0, 0, 0)}
+        assert b"2025-01-01T00:00:00Z" in z.read("docProps/core.xml")
+    assert b"D:20250101000000+00'00'" in first["brief.pdf"]
+
+
+def test_the_briefing_date_fixes_the_bytes_by_default(tmp_path, content_copy, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    text = (content_copy / "briefing.md").read_text(encoding="utf-8").replace("language: en-US", "language: en-US\ndate: 2025-04-30")
+    write(content_copy, "briefing.md", text)
+    first = _build(tmp_path / "a", content_copy)
+    time.sleep(1.1)
+    assert _build(tmp_path / "b", content_copy) == first
+    assert b"D:20250430120000+00'00'" in first["brief.pdf"]
+
+
+def test_dist_bundle_verifies(tmp_path, capsys):
+    assert main(["dist", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(tmp_path)]) == 0
+    assert "built" in capsys.readouterr().out
+    bundle = tmp_path / "dist" / "us-policy-towards-mexico.zip"
+    with zipfile.ZipFile(bundle) as z:
+        files = {Path(n).name: z.read(n) for n in z.namelist()}
+    assert set(files) == {"us-policy-towards-mexico-memo.docx", "us-policy-towards-mexico-brief.pdf",
+                          "us-policy-towards-mexico-deck.pptx", "manifest.json", "SHA256SUMS"}
+    sums = dict(reversed(line.split("  ", 1)) for line in files["SHA256SUMS"].decode().splitlines())
+    assert set(sums) == set(files) - {"SHA256SUMS"}
+    for name, digest in sums.items():
+        assert hashlib.sha256(files[name]).hexdigest() == digest
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["title"] == "Analysis and Recommendations for U.S. Policy Towards Mexico"
+    assert {"python-docx", "reportlab", "python-pptx"} <= set(manifest["renderers"])
+    assert len(manifest["source_sha256"]) == 64 and manifest["briefkit"]
+
+
+def test_progress_lines_and_quiet(tmp_path, capsys):
+    assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(tmp_path), "--format", "docx,pptx"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ")[1] for line in lines] == [str(tmp_path / "memo.docx"), str(tmp_path / "deck.pptx")]
+    assert all(line.endswith(" s)") and "KiB" in line for line in lines)
+    assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(tmp_path), "-q"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_formats_affected_by_a_change():
+    t = TEMPLATES
+    assert formats_affected([t / "deck.md.j2"], t) == ("pptx",)
+    assert formats_affected([t / "reference.docx"], t) == ("docx",)
+    assert formats_affected([t / "theme.yaml"], t) == ("docx", "pdf", "pptx")
+    assert formats_affected([CONTENT / "trade.md"], t) == ("docx", "pdf", "pptx")
+
+
+def test_watch_rebuilds_what_a_saved_file_affects(tmp_path, content_copy):
+    templates = tmp_path / "templates"
+    import shutil
+
+    shutil.copytree(TEMPLATES, templates)
+    built, errors, rounds = [], [], []
+
+    def keep_going() -> bool:
+        rounds.append(1)
+        return len(rounds) < 200 and len(built) < 1
+
+    thread = threading.Thread(target=watch, args=(content_copy, templates, tmp_path / "out"),
+                              kwargs=dict(on_built=built.append, on_error=errors.append, interval=0.05,
+                                          keep_going=keep_going))
+    thread.start()
+    time.sleep(0.3)
+    (templates / "deck.md.j2").write_text((templates / "deck.md.j2").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    thread.join(timeout=60)
+    assert not errors and [b.path.name for b in built] == ["deck.pptx"]
+
+
+def test_watch_command_prints_what_it_rebuilt(tmp_path, content_copy):
+    proc = subprocess.Popen([sys.executable, "-m", "briefkit", "watch", "--content", str(content_copy),
+                             "--templates", str(TEMPLATES), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("watching")
+        time.sleep(1.0)
+        path = content_copy / "conclusion.md"
+        path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert [line.split(" ")[1].rsplit("/", 1)[-1] for line in lines] == ["memo.docx", "brief.pdf", "deck.pptx"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,46 @@
+"""Markdown in, model out."""
+
+from briefkit.model import (BulletList, Callout, Code, CodeBlock, Emph, Heading, Link, NoteRef, OrderedList,
+                            Paragraph, Quote, Rule, Strong, Table, Text)
+from briefkit.parsing import Parser
+
+
+def blocks(md: str):
+    return Parser().blocks(md)
+
+
+def test_inlines_and_note_refs():
+    assert blocks("A *b* **c** `d<e>` [f](https://x.org) g.[^key1]") == (
+        Paragraph((Text("A "), Emph((Text("b"),)), Text(" "), Strong((Text("c"),)), Text(" "), Code("d<e>"),
+                   Text(" "), Link((Text("f"),), "https://x.org"), Text(" g."), NoteRef("key1"))),)
+
+
+def test_raw_html_entities_and_braces_stay_text():
+    assert blocks("<b>x</b> &amp; {{ y }} {% z %}") == (Paragraph((Text("<b>x</b> &amp; {{ y }} {% z %}"),)),)
+    assert blocks("<script>alert(1)</script>") == (Paragraph((Text("<script>alert(1)</script>"),)),)
+
+
+def test_unsafe_links_become_their_text():
+    assert blocks("[a](javascript:alert(1)) [b](file:///etc) [c](mailto:x@y.org)") == (
+        Paragraph((Text("a b "), Link((Text("c"),), "mailto:x@y.org"))),)
+
+
+def test_blocks():
+    md = "# H\n\n- a\n- b\n    1. c\n\n> q\n\n```\ncode <x>\n```\n\n| h | i |\n|:-:|--:|\n| 1 | 2 |\n\n---\n"
+    assert blocks(md) == (
+        Heading(1, (Text("H"),)),
+        BulletList(((Paragraph((Text("a"),)),), (Paragraph((Text("b"),)), OrderedList(((Paragraph((Text("c"),)),),))))),
+        Quote((Paragraph((Text("q"),)),)),
+        CodeBlock("code <x>"),
+        Table(((Text("h"),), (Text("i"),)), (((Text("1"),), (Text("2"),)),), ("center", "right")),
+        Rule(),
+    )
+
+
+def test_callout():
+    assert blocks('!!! recommendations "Key Recommendations:"\n    - one\n') == (
+        Callout("recommendations", "Key Recommendations:", (BulletList(((Paragraph((Text("one"),)),),)),)),)
+
+
+def test_escaped_note_marker_is_text():
+    assert blocks(r"a \[^x] b") == (Paragraph((Text("a [^x] b"),)),)
