@@ -24,10 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("docx", "pdf", "pptx")
 
 
+# Tools installed beside this interpreter (weasyprint from PyPI) are found by Pandoc too.
+ENV = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+
+
 def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
     """(wall seconds, peak resident MB) of one command in its own process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -98,7 +102,7 @@ def main() -> int:
             pandoc = {}
             for ext in ("docx", "pptx"):
                 pandoc[ext] = run(["pandoc", str(md), "-o", str(tmp / f"pandoc.{ext}")])
-            if shutil.which("weasyprint"):
+            if shutil.which("weasyprint", path=ENV["PATH"]):
                 pandoc["pdf"] = run(["pandoc", str(md), "--pdf-engine=weasyprint", "-o", str(tmp / "pandoc.pdf")])
 
     print(f"{'case':<6} {'build':<10} {'wall s':>8} {'peak MB':>8}")
