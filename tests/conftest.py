@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -42,6 +43,18 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+needs_libreoffice = pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+
+
+def libreoffice_pdf(path: Path, tmp: Path):
+    """Open an Office file with LibreOffice, as a reader would, and return its PDF export read by pypdf."""
+    import pypdf
+
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp}/lo", "--convert-to", "pdf",
+                    "--outdir", str(tmp), str(path)], check=True, capture_output=True, timeout=180)
+    return pypdf.PdfReader(str(tmp / (path.stem + ".pdf")))
 
 
 def docx_paragraphs(path: Path, part: str = "word/document.xml") -> list[tuple[str, str]]:

@@ -11,7 +11,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import pytest
 
 from briefkit.build import formats_affected, watch
 from briefkit.cli import main

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from pptx import Presentation
 from pptx.util import Emu
 
 from briefkit.cli import main
-from conftest import CONTENT, TEMPLATES, docx_endnotes, write
+from conftest import CONTENT, TEMPLATES, docx_endnotes, libreoffice_pdf, needs_libreoffice, write
 
 FONTS = Path(reportlab.__file__).parent / "fonts"
 A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
@@ -205,11 +204,8 @@ def test_reference_pptx_supplies_the_master(tmp_path):
     assert {"Title Slide", "Section Header", "Title Only"} <= layouts
 
 
-@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+@needs_libreoffice
 def test_libreoffice_opens_the_deck(built, tmp_path):
-    pypdf = pytest.importorskip("pypdf")
-    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
-                    "--outdir", str(tmp_path), str(built / "deck.pptx")], check=True, capture_output=True, timeout=180)
-    reader = pypdf.PdfReader(str(tmp_path / "deck.pdf"))
+    reader = libreoffice_pdf(built / "deck.pptx", tmp_path)
     assert len(reader.pages) == len(Presentation(str(built / "deck.pptx")).slides)
     assert "key recommendations" in reader.pages[5].extract_text()

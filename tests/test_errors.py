@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -15,7 +14,7 @@ from pptx import Presentation
 from briefkit import build as build_module
 from briefkit.cli import main
 from briefkit.io import write_atomic
-from conftest import CONTENT, TEMPLATES, W, docx_endnotes, docx_paragraphs, write
+from conftest import CONTENT, TEMPLATES, docx_paragraphs, write
 
 LINE = re.compile(r"^\S+:\d+: (error|warning): .+$")
 

@@ -12,10 +12,8 @@ import pytest
 
 from briefkit.render.memo_docx import render_memo
 from briefkit.theme import load_theme
-from conftest import (TEMPLATES, W, coverage, docx_endnotes, docx_paragraphs, every_node_document, seed_text)
-
-ROMAN = "i ii iii iv v vi vii viii ix x xi xii xiii xiv xv xvi xvii xviii xix xx xxi xxii xxiii xxiv xxv xxvi".split()
-
+from conftest import (TEMPLATES, coverage, docx_endnotes, docx_paragraphs, every_node_document, libreoffice_pdf,
+                      needs_libreoffice, seed_text)
 
 def _render(tmp_path: Path, style: str = "lower-roman") -> Path:
     path = tmp_path / "memo.docx"
@@ -123,12 +121,9 @@ def test_memo_outline(built):
                         "Policy Recommendations", "Conclusion", "Endnotes"]
 
 
-@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+@needs_libreoffice
 def test_libreoffice_opens_the_memo(built, tmp_path):
-    pypdf = pytest.importorskip("pypdf")
-    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "pdf",
-                    "--outdir", str(tmp_path), str(built / "memo.docx")], check=True, capture_output=True, timeout=180)
-    reader = pypdf.PdfReader(str(tmp_path / "memo.pdf"))
+    reader = libreoffice_pdf(built / "memo.docx", tmp_path)
     text = " ".join(page.extract_text() for page in reader.pages)
     assert len(reader.pages) > 10
     assert "Garrison, Cassandra" in text and "Justice Department announces" in text

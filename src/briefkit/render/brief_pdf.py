@@ -170,7 +170,7 @@ class _Brief:
                 return [CondPageBreak(style.leading + 3 * st.body.leading + style.spaceBefore), p]
             case Paragraph(children):
                 return [RLParagraph(self.markup(children), st.body)]
-            case BulletList(items) | OrderedList(items):
+            case BulletList() | OrderedList():
                 return [self._list(block, width)]
             case Quote(blocks):
                 out = []
@@ -190,7 +190,7 @@ class _Brief:
                 return self._figures(block, width)
             case Callout():
                 return self._callout(block, width)
-            case Image(path, alt):
+            case Image(path):
                 return [self._image(path, width)]
             case Rule():
                 return [HRFlowable(width="100%", color=_hex(self.theme.colour.rule), thickness=0.8,

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docx
-from docx.enum.section import WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_BREAK
@@ -172,7 +171,7 @@ class _Writer:
             case Paragraph(children):
                 p = c.add_paragraph()
                 self._append(p._p, children, _Fmt())
-            case BulletList(items) | OrderedList(items):
+            case BulletList() | OrderedList():
                 self._list(block, c, depth)
             case Quote(blocks):
                 for b in blocks:
