@@ -325,3 +325,11 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
         write_atomic(target, b"new and much longer")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["memo.docx"]
+
+
+def test_citation_lost_in_an_extra_table_cell_is_reported(capsys, content_copy, tmp_path):
+    write(content_copy, "water.md", PILLAR.format(analysis="| a | b |\n|---|---|\n| 1 | 2 | 3[^lost] |\n\n[^lost]: Gone."))
+    code, err = build(capsys, content_copy, tmp_path / "out")
+    assert code == 0 and "content/water.md:16: warning: note [^lost] is cited, but no deliverable shows the citation" in err
+    code, err = check(capsys, content_copy, "--strict")
+    assert code == 1 and "content/water.md:16: error: note [^lost] is cited, but no deliverable" in err

@@ -78,7 +78,7 @@ def briefing(draw):
         "introduction.md": "---\nkind: section\ntitle: Intro\n---\n" + draw(body(keys)) + "\n",
         "conclusion.md": "---\nkind: section\ntitle: End\nsummary: " + json.dumps(draw(phrase)) + "\n---\n" + draw(body(keys)) + "\n",
     }
-    analysis = draw(body(keys)) + "".join(f" [^{k}]" for k in keys)  # every note cited at least once
+    analysis = draw(body(keys)) + "\n\nCited:" + "".join(f" [^{k}]" for k in keys)  # every note cited at least once
     recs = "\n".join("  - " + json.dumps(draw(inline(keys))) for _ in range(draw(st.integers(1, 9))))
     summary = json.dumps(draw(inline([])) + f"[^{summary_key}]")
     defs = "\n\n".join(f"[^{k}]: NOTE{k} {draw(inline([]))}" for k in keys)

@@ -50,6 +50,7 @@ class Briefing:
     documents: dict[str, Document]  # by template name
     theme: Theme
     content: Content
+    warnings: tuple[BuildError, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,13 @@ def prepare(content_dir: Path, template_dir: Path, formats: tuple[str, ...], *, 
     docs = [parser.document(assemble(content, Path(template_dir), name), meta) for name in names]
     bodies = {key: _note_body(parser, d) for key, d in content.notes.items()}
     numbered = number_notes(docs[0], tuple(docs[1:]), bodies)
-    return Briefing(dict(zip(names, numbered)), theme, content)
+    shown = {note.key for doc in numbered for note in doc.endnotes}
+    lost = [BuildError(f"note [^{key}] is cited, but no deliverable shows the citation "
+                       "(is it in an extra table cell, or in a part no template uses?)", note.origin, "warning")
+            for key, note in content.notes.items() if key in content.cited and key not in shown]
+    if lost and strict:
+        raise BuildErrors([BuildError(w.message, w.origin) for w in lost])
+    return Briefing(dict(zip(names, numbered)), theme, content, tuple(content.warnings) + tuple(lost))
 
 
 def _note_body(parser: Parser, note) -> tuple:
@@ -108,9 +115,13 @@ def renderer(fmt: str) -> Callable[[Document, Theme], bytes]:
 
 
 def build(content_dir: Path, template_dir: Path, out_dir: Path, formats: tuple[str, ...], *,
-          strict: bool = False, on_built: Callable[[Built], None] | None = None) -> list[Built]:
+          strict: bool = False, on_built: Callable[[Built], None] | None = None,
+          on_warning: Callable[[BuildError], None] | None = None) -> list[Built]:
     """Render every requested format first, then write them all: a failure writes nothing."""
     briefing = prepare(content_dir, template_dir, formats, strict=strict)
+    for warning in briefing.warnings:
+        if on_warning:
+            on_warning(warning)
     rendered = []
     for fmt in formats:
         d = DELIVERABLES[fmt]

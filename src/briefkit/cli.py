@@ -91,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         briefing = prepare(args.content, args.templates, FORMATS, strict=args.strict)
-        for w in briefing.content.warnings:
+        for w in briefing.warnings:
             print(w, file=sys.stderr)
         n_notes = len(briefing.content.notes)
         print(f"{args.content}: {len(briefing.content.pillars)} pillars, {n_notes} endnotes, "
-              f"{len(briefing.content.warnings)} warnings, no errors")
+              f"{len(briefing.warnings)} warnings, no errors")
         return 0
 
     def report(built) -> None:
@@ -117,5 +117,6 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         return 0
 
-    build(args.content, args.templates, args.out, args.format, strict=args.strict, on_built=report)
+    build(args.content, args.templates, args.out, args.format, strict=args.strict, on_built=report,
+          on_warning=lambda w: print(w, file=sys.stderr))
     return 0

@@ -91,6 +91,7 @@ class Content:
     sections: dict[str, Source]
     pillars: tuple[Source, ...]
     notes: dict[str, NoteDef]
+    cited: frozenset[str]  # keys cited somewhere in the content files
     warnings: tuple[BuildError, ...]
 
 
@@ -408,6 +409,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         sections={s.name: s for s in sources if s.kind == "section"},
         pillars=tuple(sorted((s for s in sources if s.kind == "pillar"), key=lambda s: s.meta["order"])),
         notes=notes,
+        cited=frozenset(cited),
         warnings=tuple(warnings),
     )
 
