@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 from PIL import ImageFont
 
@@ -80,14 +79,21 @@ class Measure:
     def __init__(self, theme: Theme) -> None:
         self._files = {(False, False): theme.font_file("regular"), (True, False): theme.font_file("bold"),
                        (False, True): theme.font_file("italic"), (True, True): theme.font_file("bold_italic")}
+        self._fonts: dict[tuple[bool, bool], ImageFont.FreeTypeFont] = {}
+        self._widths: dict[tuple[str, bool, bool], float] = {}  # per word: the same words recur
 
-    @lru_cache(maxsize=None)
     def _font(self, bold: bool, italic: bool) -> ImageFont.FreeTypeFont:
-        return ImageFont.truetype(str(self._files[(bold, italic)]), 100)
+        key = (bold, italic)
+        if key not in self._fonts:
+            self._fonts[key] = ImageFont.truetype(str(self._files[key]), 100)
+        return self._fonts[key]
 
-    @lru_cache(maxsize=65536)
     def _width100(self, text: str, bold: bool, italic: bool) -> float:
-        return self._font(bold, italic).getlength(text)
+        key = (text, bold, italic)
+        width = self._widths.get(key)
+        if width is None:
+            width = self._widths[key] = self._font(bold, italic).getlength(text)
+        return width
 
     def width(self, text: str, size: float, bold: bool = False, italic: bool = False) -> float:
         """Width in points of `text` at `size` points."""
