@@ -345,7 +345,7 @@ class _DocTemplate(BaseDocTemplate):
 
 
 class _PageTotal(IndexingFlowable):
-    """Counts pages per build pass; multiBuild repeats until two passes agree on the total."""
+    """Counts pages per pass; the layout is final when two passes agree on the total."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -357,25 +357,25 @@ class _PageTotal(IndexingFlowable):
     def isSatisfied(self):  # noqa: N802
         return self.previous == self.current
 
-    def wrap(self, *_):
-        return 0, 0
 
-    def draw(self):
-        pass
+MAX_PASSES = 6
 
 
 def render_brief(doc: Document, theme: Theme) -> bytes:
+    """Lay the brief out until contents page and page total agree with the previous pass.
+
+    Each pass builds its flowables afresh (reportlab's multiBuild reuses one story, whose
+    paragraphs then keep every pass's line breaks alive: twice the memory on long briefs).
+    """
     _register_fonts(theme)
-    brief = _Brief(doc, theme)
-    st, m, c = brief.styles, doc.meta, theme.colour
+    st, m, c = stylesheet(theme), doc.meta, theme.colour
     pagesize = A4 if theme.page.size.lower() == "a4" else LETTER
     pw, ph = pagesize
     left, right = theme.page.margin_left * inch, theme.page.margin_right * inch
     top, bottom = theme.page.margin_top * inch, theme.page.margin_bottom * inch
     width = pw - left - right
-    brief.frame_height = ph - top - bottom
-
     pages = _PageTotal()
+    toc = TableOfContents(levelStyles=list(st.toc), dotsMinLevel=0)
 
     def furniture(canv: Canvas, doc) -> None:
         pages.current = max(pages.current, doc.page)
@@ -392,35 +392,43 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
         canv.drawRightString(pw - right, bottom - 28, f"{theme.labels.page} {doc.page} {theme.labels.of} {total}")
         canv.restoreState()
 
-    when = build_time(m)
-    out = io.BytesIO()
-    template = _DocTemplate(
-        out, pagesize=pagesize, leftMargin=left, rightMargin=right, topMargin=top, bottomMargin=bottom,
-        title=m.title, author="; ".join(m.authors), subject=m.subject, keywords=", ".join(m.keywords),
-        creator=f"briefkit{(' for ' + m.organization) if m.organization else ''}", lang=m.language,
-        invariant=1, initialFontName=FAMILY)
-    frame = Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
-                  topPadding=0, bottomPadding=0)
-    template.addPageTemplates([PageTemplate(id="cover", frames=[frame], onPage=furniture),
-                               PageTemplate(id="body", frames=[frame], onPage=furniture)])
+    def story() -> list:
+        brief = _Brief(doc, theme)
+        brief.frame_height = ph - top - bottom
+        out: list = [Spacer(1, 1.9 * inch), RLParagraph(escape(m.title), st.title),
+                     HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
+        for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.term, st.cover)):
+            if text:
+                out.append(RLParagraph(escape(text), style))
+        if m.supervisor:
+            out += [Spacer(1, 0.6 * inch), RLParagraph(escape(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
+        if m.authors:
+            out += [Spacer(1, 6), RLParagraph(escape(", ".join(m.authors)), st.body)]
+        out += [NextPageTemplate("body"), PageBreak(),
+                RLParagraph(escape(theme.labels.contents), st.heading[0]), toc, PageBreak()]
+        for block in doc.blocks:
+            out += brief.flowables(block, width)
+        return out + brief.endnotes()
 
-    story: list = [pages, Spacer(1, 1.9 * inch), RLParagraph(escape(m.title), st.title),
-                   HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
-    for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.term, st.cover)):
-        if text:
-            story.append(RLParagraph(escape(text), style))
-    if m.supervisor:
-        story += [Spacer(1, 0.6 * inch), RLParagraph(escape(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
-    if m.authors:
-        story += [Spacer(1, 6), RLParagraph(escape(", ".join(m.authors)), st.body)]
-    toc = TableOfContents(levelStyles=list(st.toc), dotsMinLevel=0)
-    story += [NextPageTemplate("body"), PageBreak(),
-              RLParagraph(escape(theme.labels.contents), st.heading[0]), toc, PageBreak()]
-    for block in doc.blocks:
-        story += brief.flowables(block, width)
-    story += brief.endnotes()
-
-    template.multiBuild(story, canvasmaker=_stamped_canvas(when))
+    canvasmaker = _stamped_canvas(build_time(m))
+    for _ in range(MAX_PASSES):
+        out = io.BytesIO()
+        template = _DocTemplate(
+            out, pagesize=pagesize, leftMargin=left, rightMargin=right, topMargin=top, bottomMargin=bottom,
+            title=m.title, author="; ".join(m.authors), subject=m.subject, keywords=", ".join(m.keywords),
+            creator=f"briefkit{(' for ' + m.organization) if m.organization else ''}", lang=m.language,
+            invariant=1, initialFontName=FAMILY)
+        frame = Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
+                      topPadding=0, bottomPadding=0)
+        template.addPageTemplates([PageTemplate(id="cover", frames=[frame], onPage=furniture),
+                                   PageTemplate(id="body", frames=[frame], onPage=furniture)])
+        template._indexingFlowables = [toc, pages]  # what multiBuild would collect: notified entries
+        toc.beforeBuild()
+        pages.beforeBuild()
+        template.build(story(), canvasmaker=canvasmaker)
+        toc.afterBuild()
+        if toc.isSatisfied() and pages.isSatisfied():
+            break
     return out.getvalue()
 
 
