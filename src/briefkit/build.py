@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import io
 import json
 import time
-import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +18,7 @@ from briefkit.loading import Content, load_content
 from briefkit.model import Document, Meta
 from briefkit.notes import number_notes
 from briefkit.parsing import Parser
-from briefkit.stamp import build_time
+from briefkit.stamp import build_time, stamped_zip
 from briefkit.theme import Theme, load_theme
 
 FORMATS = ("docx", "pdf", "pptx")
@@ -168,16 +165,10 @@ def bundle(content_dir: Path, template_dir: Path, out_dir: Path, *, strict: bool
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
     files["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items()).encode()
-    buf = io.BytesIO()
-    stamp = max(when, datetime.datetime(1980, 1, 1, tzinfo=datetime.timezone.utc)).timetuple()[:6]
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(f"{meta.slug}/{name}", date_time=stamp)
-            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
-            z.writestr(info, data)
+    data = stamped_zip({f"{meta.slug}/{name}": blob for name, blob in files.items()}, when)
     path = Path(out_dir) / "dist" / f"{meta.slug}.zip"
-    write_atomic(path, buf.getvalue())
-    return Built(path, len(buf.getvalue()), time.perf_counter() - start)
+    write_atomic(path, data)
+    return Built(path, len(data), time.perf_counter() - start)
 
 
 def formats_affected(changed: list[Path], template_dir: Path) -> tuple[str, ...]:

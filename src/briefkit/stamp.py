@@ -22,14 +22,19 @@ def build_time(meta: Meta) -> dt.datetime:
         return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
-def fixed_zip(data: bytes, when: dt.datetime) -> bytes:
-    """Re-pack an Office file so every zip entry carries `when`: same input, same bytes."""
+def stamped_zip(entries: dict[str, bytes], when: dt.datetime) -> bytes:
+    """A zip of `entries`, in order, every entry dated `when`: same input, same bytes."""
     stamp = max(when, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)).timetuple()[:6]
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for entry in src.infolist():
-            info = zipfile.ZipInfo(entry.filename, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            dst.writestr(info, src.read(entry.filename))
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            dst.writestr(info, data)
     return out.getvalue()
+
+
+def fixed_zip(data: bytes, when: dt.datetime) -> bytes:
+    """Re-pack an Office file with every zip entry dated `when`."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        return stamped_zip({e.filename: src.read(e.filename) for e in src.infolist()}, when)
