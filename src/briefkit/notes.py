@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from briefkit.loading import NoteDef
 from briefkit.model import (Block, BulletList, Callout, Document, Emph, Endnote, Heading, Inline,
                             Link, NoteRef, OrderedList, Paragraph, Quote, Strong, Table, note_refs)
 
@@ -57,6 +56,3 @@ def _number_block(block: Block, numbers: dict[str, int]) -> Block:
                            rows=tuple(tuple(_number_inlines(c, numbers) for c in row) for row in rows))
     return block
 
-
-def note_bodies(defs: dict[str, NoteDef], parse_blocks) -> dict[str, tuple[Block, ...]]:
-    return {key: parse_blocks(d.text) for key, d in defs.items()}
