@@ -216,6 +216,24 @@ def plain_text(inlines: tuple[Inline, ...], *, with_notes: bool = False) -> str:
     return "".join(out)
 
 
+def block_text(block: Block) -> str:
+    """A block as plain text: list items on lines of their own after "• ", table cells joined by " · "."""
+    match block:
+        case Paragraph(children) | Heading(children=children):
+            return plain_text(children)
+        case BulletList(items) | OrderedList(items):
+            return "\n".join("• " + " ".join(block_text(b) for b in item) for item in items)
+        case CodeBlock(text):
+            return text
+        case Quote(blocks) | Callout(blocks=blocks):
+            return "\n".join(block_text(b) for b in blocks)
+        case Table(header, rows):
+            return "\n".join(" · ".join(plain_text(c) for c in row) for row in ((header,) if header else ()) + rows)
+        case Image(alt=alt):
+            return alt
+    return ""
+
+
 _ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
           (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
 

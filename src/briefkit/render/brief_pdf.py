@@ -23,7 +23,7 @@ from reportlab.platypus.tableofcontents import TableOfContents
 
 from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading, Image, Inline,
                             LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
-                            key_figures, note_label, plain_text)
+                            block_text, key_figures, note_label, plain_text)
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
 
@@ -297,20 +297,11 @@ class _Brief:
         for note in self.doc.endnotes:
             label = note_label(note.number, self.doc.meta.endnote_style)
             back = f'<a name="note-{note.number}"/><a href="#cite-{note.number}" color="#{self.theme.colour.link}">{label}</a>'
-            paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else escape(_block_text(b))
+            paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else escape(block_text(b))
                           for b in note.blocks] or [""]
             out.append(RLParagraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote))
             out += [RLParagraph(p, self.styles.endnote) for p in paragraphs[1:]]
         return out
-
-
-def _block_text(block: Block) -> str:
-    match block:
-        case BulletList(items) | OrderedList(items):
-            return " ".join("• " + " ".join(plain_text(b.children) for b in item if isinstance(b, Paragraph)) for item in items)
-        case CodeBlock(text):
-            return text
-    return plain_text(getattr(block, "children", ()))
 
 
 def _latin1(text: str) -> bool:

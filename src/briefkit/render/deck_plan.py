@@ -14,7 +14,7 @@ from PIL import ImageFont
 
 from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, Image,
                             Inline, KeyFigure, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, key_figures, note_label, plain_text)
+                            Strong, Table, Text, block_text, key_figures, note_label, plain_text)
 from briefkit.theme import Theme
 
 # Slide geometry, inches (16:9).
@@ -235,7 +235,7 @@ def _drafts(doc: Document) -> list[_Draft]:
                     current = _Draft("content", drafts[-1].title if drafts else doc.meta.short_title)
                     drafts.append(current)
                 if isinstance(block, Callout) and block.kind == "notes":
-                    current.notes += [_notes_text(b) for b in block.blocks]
+                    current.notes += [block_text(b) for b in block.blocks]
                 elif isinstance(block, Callout) and block.kind == "figures":
                     current.figures += key_figures(block)
                 elif isinstance(block, Image):
@@ -243,19 +243,6 @@ def _drafts(doc: Document) -> list[_Draft]:
                 else:
                     current.blocks.append(block)
     return drafts
-
-
-def _notes_text(block: Block) -> str:
-    match block:
-        case Paragraph(children) | Heading(children=children):
-            return plain_text(children)
-        case BulletList(items) | OrderedList(items):
-            return "\n".join("• " + " ".join(_notes_text(b) for b in item) for item in items)
-        case CodeBlock(text):
-            return text
-        case Quote(blocks) | Callout(blocks=blocks):
-            return "\n".join(_notes_text(b) for b in blocks)
-    return ""
 
 
 def plan_deck(doc: Document, theme: Theme) -> tuple[Slide, ...]:

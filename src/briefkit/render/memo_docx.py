@@ -20,7 +20,7 @@ from docx.shared import Emu, Inches, Pt, RGBColor
 
 from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, key_figures, note_label, plain_text)
+                            Strong, Table, Text, block_text, key_figures, note_label)
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
 
@@ -420,14 +420,10 @@ def _note_paragraphs(note: Endnote) -> list[tuple[Inline, ...]]:
         match block:
             case Paragraph(children) | Heading(children=children):
                 out.append(children)
-            case BulletList(items) | OrderedList(items):
-                for item in items:
-                    text = " ".join(plain_text(b.children) for b in item if isinstance(b, Paragraph))
-                    out.append((Text("• " + text),))
             case CodeBlock(text):
                 out.append((Code(text),))
             case _:
-                out.append((Text(plain_text(getattr(block, "children", ()))),))
+                out += [(Text(line),) for line in block_text(block).split("\n")]
     return out or [()]
 
 
