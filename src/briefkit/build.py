@@ -86,7 +86,7 @@ def prepare(content_dir: Path, template_dir: Path, formats: tuple[str, ...], *, 
                        "(is it in an extra table cell, or in a part no template uses?)", note.origin, "warning")
             for key, note in content.notes.items() if key in content.cited and key not in shown]
     if lost and strict:
-        raise BuildErrors([BuildError(w.message, w.origin) for w in lost])
+        raise BuildErrors([w.as_error() for w in lost])
     return Briefing(dict(zip(names, numbered)), theme, content, tuple(content.warnings) + tuple(lost))
 
 
@@ -111,6 +111,11 @@ def renderer(fmt: str) -> Callable[[Document, Theme], bytes]:
     raise BuildError(f"unknown format '{fmt}'")
 
 
+def render(briefing: Briefing, fmt: str) -> bytes:
+    """One deliverable's bytes from the document its template produced."""
+    return renderer(fmt)(briefing.documents[DELIVERABLES[fmt].template], briefing.theme)
+
+
 def build(content_dir: Path, template_dir: Path, out_dir: Path, formats: tuple[str, ...], *,
           strict: bool = False, on_built: Callable[[Built], None] | None = None,
           on_warning: Callable[[BuildError], None] | None = None) -> list[Built]:
@@ -123,7 +128,7 @@ def build(content_dir: Path, template_dir: Path, out_dir: Path, formats: tuple[s
     for fmt in formats:
         d = DELIVERABLES[fmt]
         start = time.perf_counter()
-        data = renderer(fmt)(briefing.documents[d.template], briefing.theme)
+        data = render(briefing, fmt)
         rendered.append((d, data, time.perf_counter() - start))
     built = []
     for d, data, seconds in rendered:
@@ -152,8 +157,7 @@ def bundle(content_dir: Path, template_dir: Path, out_dir: Path, *, strict: bool
     meta = briefing.documents[MEMO_TEMPLATE].meta
     files = {}
     for fmt in FORMATS:
-        d = DELIVERABLES[fmt]
-        files[f"{meta.slug}-{d.filename}"] = renderer(fmt)(briefing.documents[d.template], briefing.theme)
+        files[f"{meta.slug}-{DELIVERABLES[fmt].filename}"] = render(briefing, fmt)
     when = build_time(meta)
     versions = {name: metadata.version(name) for name in
                 ("python-docx", "reportlab", "python-pptx", "Markdown", "Jinja2", "PyYAML", "Pillow")}

@@ -18,6 +18,10 @@ class BuildError(Exception):
         super().__init__(message)
         self.message, self.origin, self.severity = message, origin, severity
 
+    def as_error(self) -> BuildError:
+        """The same finding as an error (what --strict does to a warning)."""
+        return BuildError(self.message, self.origin)
+
     def __str__(self) -> str:
         where = f"{self.origin.path}:{self.origin.line}: " if self.origin else ""
         return f"{where}{self.severity}: {self.message}"

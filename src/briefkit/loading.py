@@ -399,7 +399,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     warnings = [BuildError(f"note [^{d.key}] is defined but never cited", d.origin, "warning")
                 for d in notes.values() if d.key not in cited]
     if strict:
-        errors += [BuildError(w.message, w.origin) for w in warnings]
+        errors += [w.as_error() for w in warnings]
         warnings = []
     if errors:
         raise BuildErrors(errors + warnings)
