@@ -13,8 +13,10 @@ export SOURCE_DATE_EPOCH
 BIN      := $(VENV)/bin
 BRIEFKIT := $(BIN)/briefkit
 STAMP    := $(VENV)/.installed
-INPUTS   := $(wildcard $(CONTENT)/* $(TEMPLATES)/* src/briefkit/*.py src/briefkit/render/*.py)
-RUN      := $(BRIEFKIT) build --content $(CONTENT) --templates $(TEMPLATES) --out $(BUILD) -q
+INPUTS   := $(wildcard $(CONTENT)/* $(TEMPLATES)/* src/briefkit/*.py src/briefkit/render/*.py src/briefkit/defaults/*)
+# A project's templates folder overrides the built-in templates file by file; without one, the defaults.
+TEMPLATE_ARG := $(if $(wildcard $(TEMPLATES)),--templates $(TEMPLATES))
+RUN      := $(BRIEFKIT) build --content $(CONTENT) $(TEMPLATE_ARG) --out $(BUILD) -q
 
 .PHONY: all docx pdf pptx check test lint bench dist watch clean help
 .DELETE_ON_ERROR:
@@ -39,19 +41,19 @@ $(BUILD)/deck.pptx: $(STAMP) $(INPUTS)
 	$(RUN) --format pptx
 
 check: $(STAMP) ## check the content without building
-	$(BRIEFKIT) check --content $(CONTENT) --templates $(TEMPLATES)
+	$(BRIEFKIT) check --content $(CONTENT) $(TEMPLATE_ARG)
 
 test: $(STAMP) ## run the tests
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) ## time the builds at 1x, 10x and 100x the content (and Pandoc, when installed)
-	$(BIN)/python bench/run.py --content $(CONTENT) --templates $(TEMPLATES)
+	$(BIN)/python bench/run.py --content $(CONTENT) $(TEMPLATE_ARG)
 
 dist: $(STAMP) ## $(BUILD)/dist/<slug>.zip: the deliverables, SHA256SUMS and manifest.json
-	$(BRIEFKIT) dist --content $(CONTENT) --templates $(TEMPLATES) --out $(BUILD)
+	$(BRIEFKIT) dist --content $(CONTENT) $(TEMPLATE_ARG) --out $(BUILD)
 
 watch: $(STAMP) ## rebuild what a saved content or template file affects
-	$(BRIEFKIT) watch --content $(CONTENT) --templates $(TEMPLATES) --out $(BUILD)
+	$(BRIEFKIT) watch --content $(CONTENT) $(TEMPLATE_ARG) --out $(BUILD)
 
 lint: $(STAMP) ## byte-compile every module (catches syntax errors)
 	$(BIN)/python -m compileall -q src tests

@@ -57,14 +57,15 @@ def synthetic(content: Path, scale: int, dest: Path) -> Path:
     return dest
 
 
-def pandoc_markdown(content: Path, templates: Path, dest: Path) -> Path:
+def pandoc_markdown(content: Path, templates: Path | None, dest: Path) -> Path:
     """The memo's text as one Markdown file with footnotes, for Pandoc."""
     sys.path.insert(0, str(ROOT / "src"))
     from briefkit.assembly import assemble
     from briefkit.loading import load_content
+    from briefkit.templates import Templates
 
     loaded = load_content(content)
-    text = assemble(loaded, templates, "memo.md.j2")
+    text = assemble(loaded, Templates.of(templates), "memo.md.j2")
     notes = "\n\n".join(f"[^{key}]: {note.text}" for key, note in loaded.notes.items())
     path = dest / "briefing.md"
     path.write_text(f"---\ntitle: \"{loaded.briefing.meta['title']}\"\n---\n\n{text}\n\n{notes}\n", encoding="utf-8")
@@ -74,7 +75,7 @@ def pandoc_markdown(content: Path, templates: Path, dest: Path) -> Path:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--content", type=Path, default=ROOT / "content")
-    p.add_argument("--templates", type=Path, default=ROOT / "templates")
+    p.add_argument("--templates", type=Path, default=None)
     p.add_argument("--scales", default="1,10,100")
     args = p.parse_args()
     briefkit = str(Path(sys.executable).with_name("briefkit"))
@@ -86,7 +87,7 @@ def main() -> int:
         for scale in scales:
             content = args.content if scale == 1 else synthetic(args.content, scale, tmp / f"content-{scale}x")
             out = tmp / f"out-{scale}x"
-            base = [briefkit, "build", "--content", str(content), "--templates", str(args.templates), "--out", str(out), "-q"]
+            base = [briefkit, "build", "--content", str(content), "--out", str(out), "-q"] + (["--templates", str(args.templates)] if args.templates else [])
             seconds, mb = run(base)
             totals[scale] = seconds
             rows.append((f"{scale}x", "all three", seconds, mb))

@@ -11,12 +11,13 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from briefkit.templates import DEFAULTS, Templates
 from briefkit.model import (BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, LineBreak,
                             Link, Meta, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
-TEMPLATES = ROOT / "templates"
+TEMPLATES = DEFAULTS  # the built-in templates, theme and fonts
 SEED = Path(__file__).parent / "fixtures" / "mexico-memo-export.txt"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 

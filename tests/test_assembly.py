@@ -2,13 +2,14 @@
 
 import re
 
+from briefkit.templates import Templates
 from briefkit.assembly import assemble, key_sentences
 from briefkit.loading import load_content
 from conftest import CONTENT, TEMPLATES, write
 
 
 def test_memo_template_composes_the_executive_summary_then_the_body():
-    text = assemble(load_content(CONTENT), TEMPLATES, "memo.md.j2")
+    text = assemble(load_content(CONTENT), Templates.of(TEMPLATES), "memo.md.j2")
     order = [m.group(0) for m in re.finditer(r"(?m)^#{1,2} .+$", text)]
     assert order[:6] == ["# Executive Summary", "## Strategic Context", "## Pillar I: Trade and USMCA",
                          "## Pillar II: Migration Management", "## Pillar III: Security Cooperation", "## Conclusion"]
@@ -20,7 +21,7 @@ def test_memo_template_composes_the_executive_summary_then_the_body():
 def test_template_syntax_in_content_is_not_evaluated(content_copy):
     text = (content_copy / "introduction.md").read_text(encoding="utf-8") + "\nBraces {{ briefing.title }} and {% raw %}.\n"
     write(content_copy, "introduction.md", text)
-    assert "Braces {{ briefing.title }} and {% raw %}." in assemble(load_content(content_copy), TEMPLATES, "memo.md.j2")
+    assert "Braces {{ briefing.title }} and {% raw %}." in assemble(load_content(content_copy), Templates.of(TEMPLATES), "memo.md.j2")
 
 
 def test_key_sentences_takes_first_sentences_without_note_markers():

@@ -10,6 +10,7 @@ import pypdf
 import pytest
 from dataclasses import replace
 
+from briefkit.templates import Templates
 from briefkit.model import Endnote, Link, Paragraph, Text
 from briefkit.render.brief_pdf import render_brief
 from briefkit.theme import load_theme
@@ -20,7 +21,7 @@ ROMAN = "i ii iii iv v vi vii viii ix x xi xii xiii xiv xv xvi xvii xviii xix xx
 
 @pytest.fixture(scope="module")
 def theme():
-    return load_theme(TEMPLATES)
+    return load_theme(Templates.of(TEMPLATES))
 
 
 def _text(data: bytes) -> str:

@@ -11,6 +11,7 @@ import pypdf
 import pytest
 from pptx import Presentation
 
+from briefkit.templates import Templates
 from briefkit import build as build_module
 from briefkit.cli import main
 from briefkit.io import write_atomic
@@ -135,12 +136,21 @@ def test_missing_and_empty_content_folder(capsys, tmp_path):
     assert code == 1 and "holds no .md files" in err
 
 
-def test_missing_template(capsys, tmp_path):
+def test_missing_templates_folder_names_the_fix(capsys, tmp_path):
+    code, _, err = run(capsys, "build", "--content", str(CONTENT), "--templates", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
+    assert code == 1 and "nowhere' does not exist; omit --templates to use the built-in templates" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_project_templates_override_the_defaults_file_by_file(tmp_path):
     templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    (templates / "deck.md.j2").unlink()
-    code, _, err = run(capsys, "build", "--content", str(CONTENT), "--templates", str(templates), "--out", str(tmp_path / "o"))
-    assert code == 1 and "deck.md.j2' does not exist" in err
+    templates.mkdir()
+    (templates / "deck.md.j2").write_text("## Only slide\n\nOverridden deck.\n", encoding="utf-8")
+    assert main(["build", "--content", str(CONTENT), "--templates", str(templates), "--out", str(tmp_path / "o"), "-q"]) == 0
+    deck = zipfile.ZipFile(tmp_path / "o" / "deck.pptx")
+    slides = [n for n in deck.namelist() if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)]
+    assert any(b"Overridden deck." in deck.read(n) for n in slides)
+    assert any("Executive Summary" in t for _, t in docx_paragraphs(tmp_path / "o" / "memo.docx"))
 
 
 def test_broken_template_names_file_and_line(capsys, tmp_path):
@@ -150,7 +160,7 @@ def test_broken_template_names_file_and_line(capsys, tmp_path):
     lines.insert(4, "{% for x in %}")
     (templates / "memo.md.j2").write_text("\n".join(lines), encoding="utf-8")
     code, _, err = run(capsys, "check", "--content", str(CONTENT), "--templates", str(templates))
-    assert code == 1 and err.startswith("templates/memo.md.j2:5: error: template syntax error")
+    assert code == 1 and err.startswith(f"{templates}/memo.md.j2:5: error: template syntax error")
 
 
 def test_undefined_template_variable_names_line(capsys, tmp_path):
@@ -267,7 +277,7 @@ def test_long_words_and_urls_wrap_inside_page_and_slide(capsys, content_copy, tm
     assert code == 0, err
     for text in _all_text(tmp_path / "out"):  # printed whole, wrapped wherever it had to break
         assert text.count("Q") >= 2000 and text.count("z") >= 1980
-    _assert_inside_margins((tmp_path / "out" / "brief.pdf").read_bytes(), load_theme(TEMPLATES))
+    _assert_inside_margins((tmp_path / "out" / "brief.pdf").read_bytes(), load_theme(Templates.of(TEMPLATES)))
     assert_nothing_overflows(Presentation(str(tmp_path / "out" / "deck.pptx")))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import docx
 import pytest
 
+from briefkit.templates import Templates
 from briefkit.render.memo_docx import render_memo
 from briefkit.theme import load_theme
 from conftest import (TEMPLATES, coverage, docx_endnotes, docx_paragraphs, every_node_document, libreoffice_pdf,
@@ -17,7 +18,7 @@ from conftest import (TEMPLATES, coverage, docx_endnotes, docx_paragraphs, every
 
 def _render(tmp_path: Path, style: str = "lower-roman") -> Path:
     path = tmp_path / "memo.docx"
-    path.write_bytes(render_memo(every_node_document(style), load_theme(TEMPLATES)))
+    path.write_bytes(render_memo(every_node_document(style), load_theme(Templates.of(TEMPLATES))))
     return path
 
 
@@ -89,7 +90,7 @@ def test_reference_docx_supplies_styles(tmp_path):
     ref = docx.Document()
     ref.styles["Heading 1"].font.name = "Reference Sans"
     ref.save(str(templates / "reference.docx"))
-    data = render_memo(every_node_document(), load_theme(templates))
+    data = render_memo(every_node_document(), load_theme(Templates.of(templates)))
     (tmp_path / "m.docx").write_bytes(data)
     assert docx.Document(str(tmp_path / "m.docx")).paragraphs[-1].text == "Endnotes"
 

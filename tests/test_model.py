@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pypdf
 
+from briefkit.templates import Templates
 from briefkit.model import BulletList, Endnote, Paragraph, Quote, Strong, Table, Text, block_text
 from briefkit.render.brief_pdf import render_brief
 from briefkit.render.memo_docx import render_memo
@@ -28,7 +29,7 @@ def test_endnote_with_quote_and_table_loses_nothing(tmp_path):
     doc = every_node_document()
     note = Endnote("beta", 2, (Paragraph((Text("Beta source."),)), QUOTED, TABLE))
     doc = replace(doc, endnotes=(doc.endnotes[0], note))
-    theme = load_theme(TEMPLATES)
+    theme = load_theme(Templates.of(TEMPLATES))
     (tmp_path / "m.docx").write_bytes(render_memo(doc, theme))
     memo = docx_endnotes(tmp_path / "m.docx")[2]
     brief = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_brief(doc, theme))).pages)

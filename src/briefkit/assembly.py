@@ -15,11 +15,12 @@ import jinja2
 from briefkit.errors import BuildError, Origin
 from briefkit.loading import Content
 from briefkit.model import note_label
+from briefkit.templates import Templates
 
 
-def _environment(template_dir: Path) -> jinja2.Environment:
+def _environment(templates: Templates) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir)),
+        loader=jinja2.FileSystemLoader([str(f) for f in templates.folders]),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -53,32 +54,23 @@ def key_sentences(markdown_text: str, limit: int = 0) -> str:
     return "\n".join(lines[:limit] if limit else lines)
 
 
-def _template_origin(template_dir: Path, exc: BaseException) -> Origin | None:
+def _template_origin(templates: Templates, exc: BaseException) -> Origin | None:
     """The template line jinja2 was running when `exc` was raised."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename.endswith(".j2"):
-            return Origin(_display(template_dir, frame.filename), frame.lineno or 1)
+            return Origin(templates.display(Path(frame.filename)), frame.lineno or 1)
     return None
 
 
-def _display(template_dir: Path, filename: str) -> str:
-    path = Path(filename)
-    try:
-        return str(Path(template_dir.name) / path.relative_to(template_dir.resolve()))
-    except ValueError:
-        return str(path)
-
-
-def assemble(content: Content, template_dir: Path, template_name: str) -> str:
+def assemble(content: Content, templates: Templates, template_name: str) -> str:
     """Render `template_name` with the briefing's content; the result is Markdown."""
-    template_dir = Path(template_dir)
-    env = _environment(template_dir)
+    env = _environment(templates)
     try:
         template = env.get_template(template_name)
     except jinja2.TemplateNotFound:
-        raise BuildError(f"template '{template_dir}/{template_name}' does not exist") from None
+        raise BuildError(f"template '{template_name}' does not exist in {templates.folders[0]}") from None
     except jinja2.TemplateSyntaxError as e:
-        where = Origin(_display(template_dir, e.filename or template_name), e.lineno or 1)
+        where = Origin(templates.display(Path(e.filename or template_name)), e.lineno or 1)
         raise BuildError(f"template syntax error: {e.message}", where) from None
     try:
         return template.render(
@@ -87,4 +79,4 @@ def assemble(content: Content, template_dir: Path, template_name: str) -> str:
             pillars=content.pillars,
         )
     except jinja2.TemplateError as e:
-        raise BuildError(f"template error: {e.message or e}", _template_origin(template_dir, e)) from None
+        raise BuildError(f"template error: {e.message or e}", _template_origin(templates, e)) from None

@@ -19,6 +19,7 @@ from briefkit.model import Document, Meta
 from briefkit.notes import number_notes
 from briefkit.parsing import Parser
 from briefkit.stamp import build_time, stamped_zip
+from briefkit.templates import Templates
 from briefkit.theme import Theme, load_theme
 
 FORMATS = ("docx", "pdf", "pptx")
@@ -68,17 +69,18 @@ def meta_of(content: Content) -> Meta:
     )
 
 
-def prepare(content_dir: Path, template_dir: Path, formats: tuple[str, ...], *, strict: bool = False) -> Briefing:
+def prepare(content_dir: Path, template_dir: Path | None, formats: tuple[str, ...], *, strict: bool = False) -> Briefing:
     """Load and check content, then parse each template's Markdown once and number the notes.
 
     The memo template is always parsed: its citation order numbers the notes everywhere.
     """
     content = load_content(Path(content_dir), strict=strict)
-    theme = load_theme(Path(template_dir))
+    templates = Templates.of(template_dir)
+    theme = load_theme(templates)
     parser = Parser(image_root=Path(content_dir))
     meta = meta_of(content)
     names = [MEMO_TEMPLATE] + sorted({DELIVERABLES[f].template for f in formats} - {MEMO_TEMPLATE})
-    docs = [parser.document(assemble(content, Path(template_dir), name), meta) for name in names]
+    docs = [parser.document(assemble(content, templates, name), meta) for name in names]
     bodies = {key: _note_body(parser, d) for key, d in content.notes.items()}
     numbered = number_notes(docs[0], tuple(docs[1:]), bodies)
     shown = {note.key for doc in numbered for note in doc.endnotes}
@@ -116,7 +118,7 @@ def render(briefing: Briefing, fmt: str) -> bytes:
     return renderer(fmt)(briefing.documents[DELIVERABLES[fmt].template], briefing.theme)
 
 
-def build(content_dir: Path, template_dir: Path, out_dir: Path, formats: tuple[str, ...], *,
+def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: tuple[str, ...], *,
           strict: bool = False, on_built: Callable[[Built], None] | None = None,
           on_warning: Callable[[BuildError], None] | None = None) -> list[Built]:
     """Render every requested format first, then write them all: a failure writes nothing."""
@@ -150,7 +152,7 @@ def _digest(folders: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
-def bundle(content_dir: Path, template_dir: Path, out_dir: Path, *, strict: bool = False) -> Built:
+def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, strict: bool = False) -> Built:
     """`<out>/dist/<slug>.zip`: the three deliverables, SHA256SUMS and manifest.json."""
     start = time.perf_counter()
     briefing = prepare(content_dir, template_dir, FORMATS, strict=strict)
@@ -164,7 +166,7 @@ def bundle(content_dir: Path, template_dir: Path, out_dir: Path, *, strict: bool
     manifest = {
         "title": meta.title, "slug": meta.slug, "date": when.isoformat(),
         "briefkit": __version__, "renderers": versions,
-        "source_sha256": _digest((Path(content_dir), Path(template_dir))),
+        "source_sha256": _digest((Path(content_dir), *briefing.theme.templates.folders)),
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
@@ -175,11 +177,11 @@ def bundle(content_dir: Path, template_dir: Path, out_dir: Path, *, strict: bool
     return Built(path, len(data), time.perf_counter() - start)
 
 
-def formats_affected(changed: list[Path], template_dir: Path) -> tuple[str, ...]:
+def formats_affected(changed: list[Path], template_dir: Path | None) -> tuple[str, ...]:
     """Which deliverables a change touches: the deck template only the deck, and so on."""
     out: set[str] = set()
     for path in changed:
-        if Path(template_dir) in path.parents:
+        if template_dir is not None and Path(template_dir) in path.parents:
             out |= {"deck.md.j2": {"pptx"}, "reference.pptx": {"pptx"}, "reference.docx": {"docx"}}.get(path.name, set(FORMATS))
         else:
             out |= set(FORMATS)
@@ -196,11 +198,11 @@ def _snapshot(folders: tuple[Path, ...]) -> dict[Path, tuple[float, int]]:
     return snap
 
 
-def watch(content_dir: Path, template_dir: Path, out_dir: Path, *, on_built: Callable[[Built], None],
+def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_built: Callable[[Built], None],
           on_error: Callable[[Exception], None], interval: float = 0.5,
           keep_going: Callable[[], bool] = lambda: True) -> None:
     """Rebuild the deliverables a saved file affects, until `keep_going` says stop."""
-    folders = (Path(content_dir), Path(template_dir))
+    folders = (Path(content_dir),) + ((Path(template_dir),) if template_dir is not None else ())
     seen = _snapshot(folders)
     while keep_going():
         time.sleep(interval)

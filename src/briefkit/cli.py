@@ -37,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
                         help="folder of the briefing's .md files (default: content)")
-        sp.add_argument("--templates", type=Path, default=Path("templates"), metavar="DIR",
-                        help="folder of templates and theme.yaml (default: templates)")
+        sp.add_argument("--templates", type=Path, default=None, metavar="DIR",
+                        help="folder whose files override the built-in templates, theme.yaml and fonts "
+                             "file by file (default: ./templates when it exists)")
         sp.add_argument("--strict", action="store_true", help="treat warnings (such as uncited notes) as errors")
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -88,7 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _template_dir(given: Path | None) -> Path | None:
+    """The project's templates folder: the one given, else ./templates if there is one."""
+    if given is None:
+        return Path("templates") if Path("templates").is_dir() else None
+    if not given.is_dir():
+        raise BuildError(f"templates folder '{given}' does not exist; "
+                         "omit --templates to use the built-in templates")
+    return given
+
+
 def _run(args: argparse.Namespace) -> int:
+    args.templates = _template_dir(args.templates)
     if args.command == "check":
         briefing = prepare(args.content, args.templates, FORMATS, strict=args.strict)
         for w in briefing.warnings:
@@ -110,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
             for finding in getattr(e, "findings", [e]):
                 print(finding, file=sys.stderr, flush=True)
 
-        print(f"watching {args.content}/ and {args.templates}/; Ctrl-C to stop", flush=True)
+        folders = f"{args.content}/" + (f" and {args.templates}/" if args.templates else "")
+        print(f"watching {folders}; Ctrl-C to stop", flush=True)
         try:
             watch(args.content, args.templates, args.out, on_built=report, on_error=failed)
         except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from typing import Any
 
 from briefkit.errors import BuildError, Origin
 from briefkit.loading import read_yaml_file
+from briefkit.templates import Templates
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ class Theme:
     page: Page
     deck: Deck
     labels: Labels
-    template_dir: str
+    templates: Templates
 
     def heading_size(self, level: int) -> float:
         return (self.size.h1, self.size.h2, self.size.h3)[min(level, 3) - 1]
@@ -100,10 +101,12 @@ class Theme:
     def font_file(self, style: str) -> Path:
         """Path of the TrueType file for 'regular', 'bold', 'italic' or 'bold_italic'."""
         name = getattr(self.font, style)
-        for folder in (Path(self.template_dir), _reportlab_fonts()):
-            if (folder / name).is_file():
-                return folder / name
-        raise BuildError(f"theme font file '{name}' not found in {self.template_dir}/ or reportlab's fonts")
+        found = self.templates.find(name)
+        if found is None and (_reportlab_fonts() / name).is_file():
+            found = _reportlab_fonts() / name
+        if found is None:
+            raise BuildError(f"theme font file '{name}' not found in {', '.join(map(str, self.templates.folders[:-1])) or 'the templates folder'}, the built-in templates or reportlab's fonts")
+        return found
 
 
 def _reportlab_fonts() -> Path:
@@ -116,13 +119,13 @@ _SECTIONS = {"font": Font, "colour": Colour, "size": Size, "spacing": Spacing,
              "page": Page, "deck": Deck, "labels": Labels}
 
 
-def load_theme(template_dir: Path) -> Theme:
-    path = Path(template_dir) / "theme.yaml"
-    display = f"{Path(template_dir).name}/theme.yaml"
+def load_theme(templates: Templates) -> Theme:
+    path = templates.find("theme.yaml") or templates.folders[0] / "theme.yaml"
+    display = templates.display(path)
     data = read_yaml_file(path, display)
-    values: dict[str, Any] = {"template_dir": str(template_dir)}
+    values: dict[str, Any] = {"templates": templates}
     for f in fields(Theme):
-        if f.name == "template_dir":
+        if f.name == "templates":
             continue
         if f.name not in data:
             raise BuildError(f"theme has no '{f.name}'", Origin(display, 1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from pptx import Presentation
 from pptx.dml.color import RGBColor
@@ -24,9 +23,9 @@ _LAYOUTS = {"title": ("Title Slide",), "section": ("Section Header",), "default"
 class _Deck:
     def __init__(self, doc: Document, theme: Theme) -> None:
         self.doc, self.theme = doc, theme
-        reference = Path(theme.template_dir) / "reference.pptx"
-        self.reference = reference.is_file()
-        self.prs = Presentation(str(reference)) if self.reference else Presentation()
+        reference = theme.templates.find("reference.pptx")
+        self.reference = reference is not None
+        self.prs = Presentation(str(reference)) if reference else Presentation()
         if self.reference:
             _drop_slides(self.prs)
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import docx
 from docx.enum.style import WD_STYLE_TYPE
@@ -40,9 +39,9 @@ class _Fmt:
 class _Writer:
     def __init__(self, doc: Document, theme: Theme) -> None:
         self.doc, self.theme = doc, theme
-        reference = Path(theme.template_dir) / "reference.docx"
-        self.word = docx.Document(str(reference)) if reference.is_file() else docx.Document()
-        if reference.is_file():
+        reference = theme.templates.find("reference.docx")
+        self.word = docx.Document(str(reference)) if reference else docx.Document()
+        if reference:
             _clear_body(self.word)
         self.cited: set[int] = set()
         self.endnotes_part = self._add_endnotes_part()
