@@ -14,7 +14,6 @@ from pptx import Presentation
 from briefkit.templates import Templates
 from briefkit import build as build_module
 from briefkit.cli import main
-from briefkit.io import write_atomic
 from conftest import CONTENT, TEMPLATES, docx_paragraphs, write
 
 LINE = re.compile(r"^\S+:\d+: (error|warning): .+$")
@@ -128,12 +127,12 @@ def test_note_never_cited_warns_and_fails_with_strict(capsys, content_copy, tmp_
 # folders and templates ---------------------------------------------------------
 
 
-def test_missing_and_empty_content_folder(capsys, tmp_path):
+def test_missing_content_folder_is_a_usage_error_and_an_empty_one_names_it(capsys, tmp_path):
     code, err = check(capsys, tmp_path / "nowhere")
-    assert code == 1 and "does not exist" in err
+    assert code == 2 and f"content folder '{tmp_path / 'nowhere'}' does not exist" in err
     (tmp_path / "empty").mkdir()
     code, err = check(capsys, tmp_path / "empty")
-    assert code == 1 and "holds no .md files" in err
+    assert code == 1 and err == f"{tmp_path / 'empty'}: error: the folder holds no .md files\n"
 
 
 def test_missing_templates_folder_names_the_fix(capsys, tmp_path):
@@ -291,7 +290,7 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_debug_shows_the_traceback(capsys, tmp_path):
-    assert main(["--debug", "check", "--content", str(tmp_path / "nowhere")]) == 1
+    assert main(["--debug", "check", "--content", str(tmp_path)]) == 1
     assert "Traceback" in capsys.readouterr().err
 
 
@@ -321,20 +320,6 @@ def test_renderer_failure_writes_nothing(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(build_module, "renderer", failing)
     assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(out), "-q"]) == 130
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-
-
-def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    target = tmp_path / "memo.docx"
-    target.write_bytes(b"old")
-
-    def interrupted(fd):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "fsync", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        write_atomic(target, b"new and much longer")
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["memo.docx"]
 
 
 def test_citation_lost_in_an_extra_table_cell_is_reported(capsys, content_copy, tmp_path):

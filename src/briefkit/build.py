@@ -13,7 +13,7 @@ from typing import Callable
 from briefkit import __version__
 from briefkit.assembly import assemble
 from briefkit.errors import BuildError, BuildErrors
-from briefkit.io import write_atomic
+from briefkit.io import write_all
 from briefkit.loading import Content, load_content
 from briefkit.model import Document, Meta
 from briefkit.notes import number_notes
@@ -132,13 +132,11 @@ def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: 
         start = time.perf_counter()
         data = render(briefing, fmt)
         rendered.append((d, data, time.perf_counter() - start))
-    built = []
-    for d, data, seconds in rendered:
-        path = Path(out_dir) / d.filename
-        write_atomic(path, data)
-        built.append(Built(path, len(data), seconds))
+    built = [Built(Path(out_dir) / d.filename, len(data), seconds) for d, data, seconds in rendered]
+    write_all({b.path: data for b, (_, data, _) in zip(built, rendered)})
+    for b in built:
         if on_built:
-            on_built(built[-1])
+            on_built(b)
     return built
 
 
@@ -173,7 +171,7 @@ def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, stric
     files["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items()).encode()
     data = stamped_zip({f"{meta.slug}/{name}": blob for name, blob in files.items()}, when)
     path = Path(out_dir) / "dist" / f"{meta.slug}.zip"
-    write_atomic(path, data)
+    write_all({path: data})
     return Built(path, len(data), time.perf_counter() - start)
 
 
@@ -213,5 +211,5 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
             continue
         try:
             build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built)
-        except (BuildError, BuildErrors) as e:
+        except Exception as e:  # noqa: BLE001 (whatever failed, report it and keep watching)
             on_error(e)

@@ -87,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("briefkit: interrupted; no deliverable was changed", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug of ours, not the user's: one line, the traceback under --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {internal_error(e)}", file=sys.stderr)
+        return 1
+
+
+def internal_error(e: Exception) -> str:
+    return f"briefkit failed unexpectedly ({type(e).__name__}: {e}); run with --debug for the traceback"
 
 
 def _template_dir(given: Path | None) -> Path | None:
@@ -100,6 +109,10 @@ def _template_dir(given: Path | None) -> Path | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not args.content.is_dir():
+        what = "is not a folder" if args.content.exists() else "does not exist"
+        print(f"briefkit {args.command}: error: content folder '{args.content}' {what} (--content DIR)", file=sys.stderr)
+        return 2
     args.templates = _template_dir(args.templates)
     if args.command == "check":
         briefing = prepare(args.content, args.templates, FORMATS, strict=args.strict)
@@ -119,6 +132,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "watch":
         def failed(e: Exception) -> None:
+            if not isinstance(e, (BuildError, BuildErrors)):
+                if args.debug:
+                    traceback.print_exception(e)
+                e = BuildError(internal_error(e))
             for finding in getattr(e, "findings", [e]):
                 print(finding, file=sys.stderr, flush=True)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where something came from, for messages only."""
+    """Where something came from, for messages only; line 0 names a folder or a whole file."""
 
     path: str
     line: int
@@ -23,7 +23,7 @@ class BuildError(Exception):
         return BuildError(self.message, self.origin)
 
     def __str__(self) -> str:
-        where = f"{self.origin.path}:{self.origin.line}: " if self.origin else ""
+        where = "" if not self.origin else f"{self.origin.path}:{self.origin.line}: " if self.origin.line else f"{self.origin.path}: "
         return f"{where}{self.severity}: {self.message}"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from briefkit.errors import BuildError, BuildErrors, Origin
+from briefkit.io import stem_problem
 from briefkit.model import NOTE_STYLES
 
 KINDS = ("briefing", "section", "pillar")
@@ -337,9 +338,9 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     display_root = str(content_dir).rstrip("/")
     if not root.is_dir():
         raise BuildError(f"content folder '{display_root}' does not exist")
-    files = sorted(root.glob("*.md"))
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() == ".md" and not p.name.startswith("."))
     if not files:
-        raise BuildError(f"content folder '{display_root}' holds no .md files")
+        raise BuildError("the folder holds no .md files", Origin(display_root, 0))
     errors: list[BuildError] = []
     sources: list[Source] = []
     defs: list[NoteDef] = []
@@ -373,6 +374,8 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
                 orders[order] = display
         elif kind == "briefing" and meta.get("date") and not _is_iso_date(meta["date"]):
             errors.append(BuildError(f"'date' must be YYYY-MM-DD, not '{meta['date']}'", Origin(display, key_lines["date"])))
+        if kind == "briefing" and meta.get("slug") and (problem := stem_problem(meta["slug"])):
+            errors.append(BuildError(f"'slug' names the files of `dist`: {problem}", Origin(display, key_lines["slug"])))
         if kind == "briefing" and body.strip():
             errors.append(BuildError("the briefing file holds front matter only; put text in a section or pillar file", Origin(display, body_line)))
         sources.append(Source(display, path.stem, kind, meta, body.strip("\n") + "\n", parts))
@@ -382,7 +385,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         errors.append(BuildError(f"a second file with 'kind: briefing' (the first is {briefings[0].path})",
                                  Origin(briefings[1].path, 1)))
     elif not briefings and not errors:
-        errors.append(BuildError(f"no file in '{display_root}' has 'kind: briefing'; add one for the title and authors"))
+        errors.append(BuildError("no file here has 'kind: briefing'; add one for the title and authors", Origin(display_root, 0)))
 
     notes: dict[str, NoteDef] = {}
     for d in defs:

@@ -28,6 +28,8 @@ def stamped_zip(entries: dict[str, bytes], when: dt.datetime) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name, data in entries.items():
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ValueError(f"zip entry name '{name}' would leave the archive's folder")
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
             dst.writestr(info, data)

@@ -1,0 +1,182 @@
+"""Nothing written outside the output folder, never a mixed set of deliverables, one line per failure."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from briefkit import io as io_module
+from briefkit.cli import main
+from conftest import CONTENT, TEMPLATES
+
+NAMES = ("brief.pdf", "deck.pptx", "memo.docx")
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def build(capsys, out: Path, content: Path = CONTENT, *extra: str) -> tuple[int, str]:
+    return run(capsys, "build", "--content", str(content), "--templates", str(TEMPLATES), "--out", str(out), "-q", *extra)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def set_key(content: Path, key: str, value: str) -> int:
+    """Set a key of the briefing's front matter; return its line."""
+    path = content / "briefing.md"
+    lines = [line for line in path.read_text(encoding="utf-8").split("\n") if not line.startswith(f"{key}:")]
+    lines.insert(1, f"{key}: {value}")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return 2
+
+
+# names from content that become paths ------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["/tmp/anywhere", "../../../x", "a/b", "..", "a..b", ".hidden", "'C:\\x'",
+                                  '"a\\0b"', "'with space'", "x" * 300, "'-x'", '"tab\\tx"'])
+def test_hostile_slugs_are_refused_with_their_line(capsys, content_copy, tmp_path, slug):
+    set_key(content_copy, "slug", slug)
+    out = tmp_path / "deep" / "er" / "out"
+    code, err = run(capsys, "dist", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out))
+    assert code == 1
+    assert err.startswith(f"{content_copy}/briefing.md:2: error: 'slug' names the files of `dist`: "), err
+    assert len(err.strip().split("\n")) == 1
+    assert not (tmp_path / "deep").exists() and not Path("/tmp/anywhere.zip").exists()
+
+
+def test_a_good_slug_names_every_zip_entry_inside_one_folder(capsys, content_copy, tmp_path):
+    set_key(content_copy, "slug", "mexico_2025.v2")
+    out = tmp_path / "out"
+    code, _ = run(capsys, "dist", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out))
+    assert code == 0
+    with zipfile.ZipFile(out / "dist" / "mexico_2025.v2.zip") as z:
+        names = z.namelist()
+    assert names and all(n.startswith("mexico_2025.v2/") and ".." not in n.split("/") for n in names)
+
+
+# output paths ----------------------------------------------------------------------------
+
+
+def test_output_folder_that_cannot_be_used_is_one_line_naming_it(capsys, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    cases = {
+        a_file: "it is a file, not a folder",
+        a_file / "under": "a part of the path is a file",
+        Path("/dev/null"): "it is a file, not a folder",
+        Path("/proc/briefkit-out"): "",
+        tmp_path / ("n" * 300): "the name is too long for the file system",
+    }
+    for out, why in cases.items():
+        code, err = build(capsys, out, CONTENT, "--format", "docx")
+        assert code == 1, out
+        assert len(err.strip().split("\n")) == 1 and err.startswith("error: cannot ") and str(out) in err, err
+        assert why in err
+    assert a_file.read_text() == "keep me"
+
+
+def test_a_folder_in_place_of_a_deliverable_is_reported(capsys, tmp_path):
+    (tmp_path / "memo.docx").mkdir()
+    code, err = build(capsys, tmp_path, CONTENT, "--format", "docx,pdf")
+    assert code == 1 and f"cannot write '{tmp_path / 'memo.docx'}': a folder of that name is in the way" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["memo.docx"]
+
+
+# all or nothing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code, words", [(errno.ENOSPC, "no space left on the disk"),
+                                         (errno.EROFS, "the file system is read-only"),
+                                         (errno.EACCES, "permission denied")])
+def test_a_failed_write_leaves_every_previous_file_and_no_temporary(capsys, tmp_path, monkeypatch, code, words):
+    out = tmp_path / "out"
+    assert build(capsys, out)[0] == 0
+    before = files(out)
+    real_fsync, calls = os.fsync, []
+
+    def fsync_fails_on_the_third_file(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_fails_on_the_third_file)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # new bytes, were they written
+    exit_code, err = build(capsys, out)
+    assert exit_code == 1 and err == f"error: cannot write '{out / 'deck.pptx'}': {words}\n"
+    assert files(out) == before
+
+
+def test_interrupt_while_writing_leaves_no_temporary(tmp_path, monkeypatch):
+    (tmp_path / "memo.docx").write_bytes(b"old")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        io_module.write_all({tmp_path / "memo.docx": b"new", tmp_path / "brief.pdf": b"new"})
+    assert files(tmp_path) == {"memo.docx": b"old"}
+
+
+def test_disk_full_on_a_real_small_file_system(capsys, content_copy, tmp_path):
+    """A tmpfs that holds the old set and part of the new one: the build fails, the old set stays."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    out = tmp_path / "small"
+    out.mkdir()
+    reference = tmp_path / "reference"
+    assert build(capsys, reference, content_copy)[0] == 0
+    total = sum(len(b) for b in files(reference).values())
+    size = total + total // 2 + 64 * 1024
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(out)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        assert build(capsys, out, content_copy)[0] == 0
+        before = files(out)
+        set_key(content_copy, "date", "2024-01-02")  # other bytes in every file
+        code, err = build(capsys, out, content_copy)
+        assert code == 1 and err.startswith(f"error: cannot write '{out}/") and err.endswith(": no space left on the disk\n")
+        assert files(out) == before
+    finally:
+        subprocess.run(["umount", str(out)], check=True)
+
+
+_KILLED_AT_FIRST_RENAME = """
+import os, signal, sys
+from briefkit.cli import main
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
+main(sys.argv[1:])
+"""
+
+
+def test_kill_before_the_renames_keeps_the_old_set_and_the_next_build_clears_its_temporaries(capsys, content_copy, tmp_path):
+    out = tmp_path / "out"
+    assert build(capsys, out, content_copy)[0] == 0
+    before = files(out)
+    (out / ".notes.txt.tmp").write_text("not ours")
+    set_key(content_copy, "date", "2024-01-02")  # other bytes in every file
+    argv = ["build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "-q"]
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AT_FIRST_RENAME, *argv], capture_output=True)
+    assert killed.returncode == -9
+    left = files(out)
+    assert {n: left[n] for n in NAMES} == before
+    assert sorted(n for n in left if n.endswith(".tmp") and n != ".notes.txt.tmp") and len(left) == 7
+    assert build(capsys, out, content_copy)[0] == 0
+    after = files(out)
+    assert sorted(after) == [".notes.txt.tmp", *NAMES]
+    assert all(after[n] != before[n] for n in NAMES)
