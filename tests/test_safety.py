@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -180,3 +181,53 @@ def test_kill_before_the_renames_keeps_the_old_set_and_the_next_build_clears_its
     after = files(out)
     assert sorted(after) == [".notes.txt.tmp", *NAMES]
     assert all(after[n] != before[n] for n in NAMES)
+
+
+# check says what build will do --------------------------------------------------------------
+
+
+def test_check_fails_wherever_build_fails(capsys, content_copy, tmp_path, monkeypatch):
+    """check renders every format in memory: a renderer's error reaches it, and it writes nothing."""
+    from briefkit import build as build_module
+    from briefkit.errors import BuildError
+
+    real = build_module.renderer
+
+    def pdf_fails(fmt):
+        if fmt != "pdf":
+            return real(fmt)
+
+        def fail(doc, theme):
+            raise BuildError("this content cannot be laid out")
+        return fail
+
+    monkeypatch.setattr(build_module, "renderer", pdf_fails)
+    monkeypatch.chdir(tmp_path)
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
+    assert code == 1 and err == "error: this content cannot be laid out\n"
+    assert build(capsys, tmp_path / "out", content_copy)[0] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["content"]
+
+
+# watch keeps watching ----------------------------------------------------------------------
+
+
+def test_watch_reports_a_value_yaml_rejects_and_keeps_watching(tmp_path, content_copy):
+    proc = subprocess.Popen([sys.executable, "-m", "briefkit", "watch", "--content", str(content_copy),
+                             "--templates", str(TEMPLATES), "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = content_copy / "conclusion.md"
+    good = path.read_text(encoding="utf-8")
+    try:
+        assert proc.stdout.readline().startswith("watching")
+        time.sleep(1.0)
+        path.write_text(good.replace("---\n", "---\nx: 2025-13-01\n", 1), encoding="utf-8")
+        line = proc.stderr.readline()
+        assert line.startswith(f"{path}:2: error: invalid value in YAML front matter (month must be in 1..12)"), line
+        path.write_text(good + "\nOne more line.\n", encoding="utf-8")
+        built = [proc.stdout.readline() for _ in range(3)]
+        assert all(b.startswith("built ") for b in built) and proc.poll() is None
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "Traceback" not in err

@@ -99,6 +99,17 @@ def _note_body(parser: Parser, note) -> tuple:
         raise BuildError(e.message, note.origin) from None
 
 
+def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False) -> Briefing:
+    """Everything a build of all three formats does, rendered in memory and never written.
+
+    A clean check therefore means the same build succeeds (barring the output folder itself).
+    """
+    briefing = prepare(content_dir, template_dir, FORMATS, strict=strict)
+    for fmt in FORMATS:
+        render(briefing, fmt)
+    return briefing
+
+
 def renderer(fmt: str) -> Callable[[Document, Theme], bytes]:
     """The render function for a format, imported only when that format is built."""
     if fmt == "docx":

@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 
 from briefkit import __version__
-from briefkit.build import FORMATS, build, bundle, prepare, watch
+from briefkit.build import FORMATS, build, bundle, check, watch
 from briefkit.errors import BuildError, BuildErrors
 
 
@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
     c = sub.add_parser("check", help="check the content without building",
-                       description="Check front matter, endnotes and templates; print one line per finding.")
+                       description="Check front matter, endnotes and templates, and render all three formats "
+                                   "in memory without writing them; print one line per finding.")
     common(c)
 
     d = sub.add_parser("dist", help="bundle the deliverables to send out",
@@ -115,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     args.templates = _template_dir(args.templates)
     if args.command == "check":
-        briefing = prepare(args.content, args.templates, FORMATS, strict=args.strict)
+        briefing = check(args.content, args.templates, strict=args.strict)
         for w in briefing.warnings:
             print(w, file=sys.stderr)
         n_notes = len(briefing.content.notes)

@@ -162,6 +162,9 @@ def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any],
         raise BuildError(f"invalid YAML front matter: {problem}", Origin(display, line)) from None
     except yaml.YAMLError as e:
         raise BuildError(f"invalid YAML front matter: {e}", Origin(display, first_line)) from None
+    except (ValueError, OverflowError) as e:  # PyYAML's date and number constructors, e.g. 2025-13-01
+        raise BuildError(f"invalid value in YAML front matter ({e}); put it in quotes to keep it as text",
+                         Origin(display, first_line)) from None
     if data is None:
         data, node = {}, None
     if not isinstance(data, dict):
