@@ -11,11 +11,13 @@ import time
 import zipfile
 from pathlib import Path
 
+import pypdf
 import pytest
+from pptx import Presentation
 
 from briefkit import io as io_module
 from briefkit.cli import main
-from conftest import CONTENT, TEMPLATES
+from conftest import CONTENT, TEMPLATES, docx_endnotes, libreoffice_pdf
 
 NAMES = ("brief.pdf", "deck.pptx", "memo.docx")
 
@@ -231,3 +233,64 @@ def test_watch_reports_a_value_yaml_rejects_and_keeps_watching(tmp_path, content
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "Traceback" not in err
+
+
+# notes that cite notes ------------------------------------------------------------------------
+
+WATER = """---
+kind: pillar
+order: 9
+title: Water
+short_title: Water
+summary: Rivers cross borders.
+recommendations:
+  - Share data.{share}
+---
+# Analysis
+
+Rivers.[^w1] Dams.{dams}
+
+[^w1]: Smith, see also note [^w2] and note [^selee2025].
+{more}
+# Recommendations
+
+Act.
+"""
+
+
+def test_a_note_may_cite_a_note_the_text_cites_and_every_format_shows_its_number(capsys, content_copy, tmp_path):
+    (content_copy / "water.md").write_text(WATER.format(share="[^w1]", dams="[^w2]", more="[^w2]: Jones."), encoding="utf-8")
+    out = tmp_path / "out"
+    code, err = build(capsys, out, content_copy)
+    assert code == 0 and err == ""
+    with zipfile.ZipFile(out / "memo.docx") as z:
+        endnotes = z.read("word/endnotes.xml").decode()
+    assert "endnoteReference" not in endnotes  # Word allows none inside endnotes
+    notes = docx_endnotes(out / "memo.docx")
+    jones = next(n for n, text in notes.items() if text == "Jones.")
+    selee = next(n for n, text in notes.items() if text.startswith("Selee, Andrew"))
+    smith = next(n for n, text in notes.items() if text.startswith("Smith"))
+    assert (smith, jones, selee) == (1, 17, 6)  # by first citation in the text: key recommendations come first
+    assert f"NOTEREF _RefNote{jones} " in endnotes and f"NOTEREF _RefNote{selee} " in endnotes
+    expected = "Smith, see also note xvii and note vi."
+    assert notes[smith] == expected
+    pdf = "".join(page.extract_text() for page in pypdf.PdfReader(out / "brief.pdf").pages)
+    assert f"i {expected}" in " ".join(pdf.split())
+    deck = " ".join(shape.text_frame.text for slide in Presentation(str(out / "deck.pptx")).slides
+                    for shape in slide.shapes if shape.has_text_frame)
+    assert expected in " ".join(deck.split()) and "Jones." in deck  # the note it cites comes along
+    if not shutil.which("soffice"):
+        pytest.skip("LibreOffice is not installed")
+    opened = " ".join("".join(p.extract_text() for p in libreoffice_pdf(out / "memo.docx", tmp_path).pages).split())
+    assert "Smith, see also note" in opened and "Jones." in opened
+
+
+def test_a_note_cited_only_in_a_note_or_never_defined_is_reported_at_the_inner_citation(capsys, content_copy):
+    water = content_copy / "water.md"
+    water.write_text(WATER.format(share="", dams="", more="[^w2]: Jones."), encoding="utf-8")
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
+    assert code == 1 and err == (f"{water}:14: error: note [^w2] is cited only inside note [^w1]; cite it in the text "
+                                 "too (endnotes are numbered by their citations in the text)\n")
+    water.write_text(WATER.format(share="", dams="", more=""), encoding="utf-8")
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
+    assert code == 1 and err == f"{water}:14: error: note [^w2] is cited in note [^w1] but never defined\n"

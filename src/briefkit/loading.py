@@ -402,8 +402,19 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         cited.add(key)
         if key not in notes:
             errors.append(BuildError(f"note [^{key}] is cited but never defined", origin))
+    cited_in_notes = set()
+    for d in notes.values():
+        for key, origin in _refs(d.text, d.origin.line, d.origin.path):
+            cited_in_notes.add(key)
+            if key not in notes:
+                errors.append(BuildError(f"note [^{key}] is cited in note [^{d.key}] but never defined", origin))
+            elif key == d.key:
+                errors.append(BuildError(f"note [^{key}] cites itself", origin))
+            elif key not in cited:
+                errors.append(BuildError(f"note [^{key}] is cited only inside note [^{d.key}]; cite it in the text "
+                                         "too (endnotes are numbered by their citations in the text)", origin))
     warnings = [BuildError(f"note [^{d.key}] is defined but never cited", d.origin, "warning")
-                for d in notes.values() if d.key not in cited]
+                for d in notes.values() if d.key not in cited | cited_in_notes]
     if strict:
         errors += [w.as_error() for w in warnings]
         warnings = []

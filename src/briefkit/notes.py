@@ -1,4 +1,8 @@
-"""Endnote numbering: once, for the whole briefing, by first citation."""
+"""Endnote numbering: once, for the whole briefing, by first citation in the text.
+
+A note may cite another note that the text cites too ("see note [^x]"); loading refuses a note
+cited only inside notes, since Word numbers endnotes by their citations in the text.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,14 @@ def note_numbers(primary: Document, *others: Document) -> dict[str, int]:
 def apply_numbers(doc: Document, numbers: dict[str, int], bodies: dict[str, tuple[Block, ...]]) -> Document:
     """Set every NoteRef's number and list the endnotes this document cites."""
     blocks = tuple(_number_block(b, numbers) for b in doc.blocks)
-    cited = sorted({ref.key for ref in note_refs(blocks)}, key=numbers.__getitem__)
-    endnotes = tuple(Endnote(key, numbers[key], bodies[key]) for key in cited)
+    cited, todo = set(), [ref.key for ref in note_refs(blocks)]
+    while todo:  # a cited note brings in the notes it cites
+        key = todo.pop()
+        if key not in cited:
+            cited.add(key)
+            todo += [ref.key for ref in note_refs(bodies[key])]
+    endnotes = tuple(Endnote(key, numbers[key], tuple(_number_block(b, numbers) for b in bodies[key]))
+                     for key in sorted(cited, key=numbers.__getitem__))
     return replace(doc, blocks=blocks, endnotes=endnotes)
 
 

@@ -43,7 +43,8 @@ class _Writer:
         self.word = docx.Document(str(reference)) if reference else docx.Document()
         if reference:
             _clear_body(self.word)
-        self.cited: set[int] = set()
+        self.cited: set[int] = set()  # notes whose native reference the text already holds
+        self.in_endnotes = False
         self.endnotes_part = self._add_endnotes_part()
 
     # setup ---------------------------------------------------------------------
@@ -350,7 +351,15 @@ class _Writer:
         return r
 
     def _note_ref(self, p, number: int) -> None:
-        """First citation: a native endnote reference. Later ones: a NOTEREF field to it."""
+        """First citation: a native endnote reference. Later ones: a NOTEREF field to it.
+
+        Inside an endnote (where Word allows no endnote reference) a note the text never
+        cites is its number in superscript.
+        """
+        label = note_label(number, self.doc.meta.endnote_style)
+        if self.in_endnotes and number not in self.cited:
+            p.append(self._run(label, _Fmt(), style="EndnoteReference"))
+            return
         if number not in self.cited:
             self.cited.add(number)
             start = _val("w:bookmarkStart", "", id=str(number), name=f"_RefNote{number}")
@@ -363,11 +372,11 @@ class _Writer:
             r.append(ref)
             p.extend([start, r, _val("w:bookmarkEnd", "", id=str(number))])
             return
-        label = note_label(number, self.doc.meta.endnote_style)
         _field(p, f"NOTEREF _RefNote{number} \\f \\h", label, style="EndnoteReference")
 
     def endnotes(self, notes: tuple[Endnote, ...]) -> None:
         root = self.endnotes_part.element
+        self.in_endnotes = True
         for note in notes:
             en = OxmlElement("w:endnote")
             en.set(qn("w:id"), str(note.number))
