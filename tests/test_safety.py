@@ -294,3 +294,49 @@ def test_a_note_cited_only_in_a_note_or_never_defined_is_reported_at_the_inner_c
     water.write_text(WATER.format(share="", dams="", more=""), encoding="utf-8")
     code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
     assert code == 1 and err == f"{water}:14: error: note [^w2] is cited in note [^w1] but never defined\n"
+
+
+# messages name the file and line -----------------------------------------------------------------
+
+
+def _png(path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (40, 30), "red").save(path)
+
+
+def test_an_image_path_in_angle_brackets_may_hold_spaces(capsys, content_copy, tmp_path):
+    _png(content_copy / "figures" / "my pic.png")
+    (content_copy / "water.md").write_text(
+        WATER.format(share="", dams="[^w2]\n\n![A red square](<figures/my pic.png>)", more="[^w2]: Jones."), encoding="utf-8")
+    out = tmp_path / "out"
+    assert build(capsys, out, content_copy)[0] == 0
+    with zipfile.ZipFile(out / "memo.docx") as z:
+        assert [n for n in z.namelist() if n.startswith("word/media/")]
+
+
+def test_images_in_a_list_a_table_or_with_a_stray_bracket_are_reported_at_their_line(capsys, content_copy):
+    _png(content_copy / "figures" / "p.png")
+    water = content_copy / "water.md"
+    analysis = ("\n\n- ![in a list](figures/p.png)\n\n| a |\n|---|\n| ![in a table](figures/p.png) |\n\n"
+                "![alt]with bracket](figures/p.png)\n\nSee ![inline](figures/p.png) here.\n\n![fine \\] alt](figures/p.png)")
+    water.write_text(WATER.format(share="", dams="[^w2]" + analysis, more="[^w2]: Jones."), encoding="utf-8")
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
+    alone = "must stand in a paragraph of its own (not in a list, a table or a line of text)"
+    assert code == 1 and err.split("\n") == [
+        f"{water}:14: error: image 'figures/p.png' {alone}",
+        f"{water}:18: error: image 'figures/p.png' {alone}",
+        f"{water}:20: error: image alt text holds an unmatched ']'; write it as '\\]'",
+        f"{water}:22: error: image 'figures/p.png' {alone}",
+        "",
+    ]
+
+
+def test_a_missing_briefing_file_names_the_folder_and_upper_case_md_is_read(capsys, content_copy):
+    (content_copy / "trade.md").rename(content_copy / "trade.MD")
+    code = main(["check", "--content", str(content_copy), "--templates", str(TEMPLATES)])
+    assert code == 0 and ": 3 pillars," in capsys.readouterr().out
+    (content_copy / "briefing.md").unlink()
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
+    assert code == 1 and err == f"{content_copy}: error: no file here has 'kind: briefing'; add one for the title and authors\n"

@@ -101,7 +101,8 @@ _CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 _REF = re.compile(r"(?<!\\)\[\^([^\]\s]+)\]")
 _DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]?(.*)$")
 _PART = re.compile(r"^# +(.+?)\s*#*\s*$")
-_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?")
+_IMAGE_TARGET = re.compile(r"""\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)""")
+_STRAY_BRACKET = re.compile(r"[^\[\]]*\]\(")
 
 
 def decode(path: Path, display: str) -> str:
@@ -319,9 +320,33 @@ def _split_parts(body: str, body_line: int, display: str) -> tuple[dict[str, str
 def _check_images(text: str, first_line: int, display: str, root: Path) -> list[BuildError]:
     errors = []
     for i, line in enumerate(text.split("\n")):
-        for m in _IMAGE.finditer(line):
-            errors += [BuildError(msg, Origin(display, first_line + i)) for msg in image_problems(m.group(1), root)]
+        where = Origin(display, first_line + i)
+        for src, start, end in _images(line):
+            if src is None:
+                errors.append(BuildError("image alt text holds an unmatched ']'; write it as '\\]'", where))
+                continue
+            if line[:start].strip() or line[end:].strip():
+                errors.append(BuildError(f"image '{src}' must stand in a paragraph of its own "
+                                         "(not in a list, a table or a line of text)", where))
+            errors += [BuildError(msg, where) for msg in image_problems(src, root)]
     return errors
+
+
+def _images(line: str) -> list[tuple[str | None, int, int]]:
+    """Each `![alt](src)` on a line as (src, start, end); src is None when the alt text holds a stray ']'."""
+    found, i = [], line.find("![")
+    while i != -1:
+        depth, j = 0, i + 2
+        while j < len(line) and not (line[j] == "]" and depth == 0):
+            depth += {"[": 1, "]": -1}.get(line[j], 0)
+            j += 2 if line[j] == "\\" else 1
+        m = _IMAGE_TARGET.match(line, j + 1)
+        if m:
+            found.append((m.group(1) if m.group(1) is not None else m.group(2), i, m.end()))
+        elif _STRAY_BRACKET.match(line, j + 1):
+            found.append((None, i, len(line)))
+        i = line.find("![", m.end() if m else j + 1)
+    return found
 
 
 def image_problems(src: str, root: Path) -> list[str]:
