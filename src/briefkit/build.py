@@ -202,7 +202,10 @@ def _snapshot(folders: tuple[Path, ...]) -> dict[Path, tuple[float, int]]:
     for folder in folders:
         for path in Path(folder).rglob("*"):
             if path.is_file() and not path.name.startswith("."):
-                st = path.stat()
+                try:
+                    st = path.stat()
+                except OSError:  # removed or renamed while we looked (editors save that way)
+                    continue
                 snap[path] = (st.st_mtime, st.st_size)
     return snap
 
