@@ -159,6 +159,31 @@ def test_disk_full_on_a_real_small_file_system(capsys, content_copy, tmp_path):
         subprocess.run(["umount", str(out)], check=True)
 
 
+def test_a_read_only_file_system_is_one_line(capsys, tmp_path):
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    out = tmp_path / "ro"
+    out.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(out)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        code, err = build(capsys, out, CONTENT, "--format", "pdf")
+        assert code == 1 and err == f"error: cannot write '{out / 'brief.pdf'}': the file system is read-only\n"
+    finally:
+        subprocess.run(["umount", str(out)], check=True)
+
+
+def test_zip_entry_names_stay_inside_the_archive():
+    import datetime as dt
+
+    from briefkit.stamp import stamped_zip
+
+    when = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    for name in ("../x", "a/../../x", "/etc/x"):
+        with pytest.raises(ValueError):
+            stamped_zip({name: b""}, when)
+
+
 _KILLED_AT_FIRST_RENAME = """
 import os, signal, sys
 from briefkit.cli import main
