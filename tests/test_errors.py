@@ -76,7 +76,7 @@ def test_missing_unknown_and_mistyped_keys(capsys, content_copy):
     code, err = check(capsys, content_copy)
     lines = err.strip().splitlines()
     assert code == 1 and all(LINE.match(line) for line in lines), err
-    assert any(line.endswith("content/water.md:4: error: 'order' must be a whole number, not str") for line in lines)
+    assert any(line.endswith("content/water.md:4: error: 'order' must be a whole number such as 2 (at most 9 digits), not 'first'") for line in lines)
     assert any("water.md:5: error: unknown key 'colour'" in line for line in lines)
     assert any("missing required key 'summary'" in line for line in lines)
     assert any("missing required key 'recommendations'" in line for line in lines)

@@ -50,7 +50,7 @@ def set_key(content: Path, key: str, value: str) -> int:
 
 
 @pytest.mark.parametrize("slug", ["/tmp/anywhere", "../../../x", "a/b", "..", "a..b", ".hidden", "'C:\\x'",
-                                  '"a\\0b"', "'with space'", "x" * 300, "'-x'", '"tab\\tx"'])
+                                  "'with space'", "x" * 300, "'-x'", '"tab\\tx"'])
 def test_hostile_slugs_are_refused_with_their_line(capsys, content_copy, tmp_path, slug):
     set_key(content_copy, "slug", slug)
     out = tmp_path / "deep" / "er" / "out"
@@ -239,7 +239,7 @@ def test_check_fails_wherever_build_fails(capsys, content_copy, tmp_path, monkey
 # watch keeps watching ----------------------------------------------------------------------
 
 
-def test_watch_reports_a_value_yaml_rejects_and_keeps_watching(tmp_path, content_copy):
+def test_watch_reports_a_front_matter_error_and_keeps_watching(tmp_path, content_copy):
     proc = subprocess.Popen([sys.executable, "-m", "briefkit", "watch", "--content", str(content_copy),
                              "--templates", str(TEMPLATES), "--out", str(tmp_path / "out")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -248,9 +248,9 @@ def test_watch_reports_a_value_yaml_rejects_and_keeps_watching(tmp_path, content
     try:
         assert proc.stdout.readline().startswith("watching")
         time.sleep(1.0)
-        path.write_text(good.replace("---\n", "---\nx: 2025-13-01\n", 1), encoding="utf-8")
+        path.write_text(good.replace("---\n", "---\nx: !!timestamp 2025-13-01\n", 1), encoding="utf-8")
         line = proc.stderr.readline()
-        assert line.startswith(f"{path}:2: error: invalid value in YAML front matter (month must be in 1..12)"), line
+        assert line.startswith(f"{path}:2: error: YAML tags such as '!!timestamp' are not allowed"), line
         path.write_text(good + "\nOne more line.\n", encoding="utf-8")
         built = [proc.stdout.readline() for _ in range(3)]
         assert all(b.startswith("built ") for b in built) and proc.poll() is None

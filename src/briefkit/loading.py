@@ -7,7 +7,9 @@ gathers them all so that `briefkit check` can report every finding in one run.
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import yaml
 
 from briefkit.errors import BuildError, BuildErrors, Origin
 from briefkit.io import stem_problem
+from briefkit.limits import (MAX_BRACKET_DEPTH, MAX_FILE_BYTES, MAX_FRONT_MATTER_BYTES, MAX_NESTING, MAX_NOTES,
+                             MAX_PARAGRAPH_CHARS, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS, MAX_YAML_DEPTH)
 from briefkit.model import NOTE_STYLES
 
 KINDS = ("briefing", "section", "pillar")
@@ -103,14 +107,38 @@ _DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]?(.*)$")
 _PART = re.compile(r"^# +(.+?)\s*#*\s*$")
 _IMAGE_TARGET = re.compile(r"""\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)""")
 _STRAY_BRACKET = re.compile(r"[^\[\]]*\]\(")
+_WHOLE_NUMBER = re.compile(r"[-+]?[0-9]{1,9}")
+# What XML 1.0, and so Word, PowerPoint and PDF text, cannot hold: C0 controls but tab and
+# line feed, DEL, lone surrogates (from YAML escapes such as "\ud800") and U+FFFE/U+FFFF.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_NAMES = {0x00: "NUL", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed",
+                  0x0D: "carriage return", 0x1B: "escape", 0x7F: "delete"}
+
+
+def read_regular(path: Path, display: str, limit: int) -> bytes:
+    """A regular file's bytes, at most `limit` of them; a FIFO, device or folder is refused unread."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting for a writer
+    except OSError as e:
+        raise BuildError(f"cannot read file: {e.strerror}", Origin(display, 0)) from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            what = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+            raise BuildError(f"not a regular file but {what}; only regular files are read", Origin(display, 0))
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise BuildError(f"cannot read file: {e.strerror}", Origin(display, 0)) from None
+    if len(data) > limit:
+        raise BuildError(f"file is larger than the limit of {limit:,} bytes", Origin(display, 0))
+    return data
 
 
 def decode(path: Path, display: str) -> str:
-    """UTF-8 text with any BOM dropped and CRLF/CR line ends made LF."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise BuildError(f"cannot read file: {e.strerror}", Origin(display, 1)) from None
+    """UTF-8 text with any BOM dropped and CRLF/CR line ends made LF; control characters refused."""
+    raw = read_regular(path, display, MAX_FILE_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -118,10 +146,44 @@ def decode(path: Path, display: str) -> str:
         raise BuildError(
             f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start}; save the file as UTF-8",
             Origin(display, line)) from None
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise BuildError("file holds a NUL character; is it really a Markdown file?", Origin(display, line))
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if problems := _character_errors(text, display):
+        raise BuildErrors(problems)
+    return text
+
+
+def control_characters(text: str) -> list[str]:
+    """Each character of `text` that no deliverable can hold, described with its code point."""
+    out = []
+    for m in _CONTROL.finditer(text):
+        code = ord(m.group())
+        if 0xD800 <= code <= 0xDFFF:
+            out.append(f"lone surrogate U+{code:04X}")
+        elif code >= 0xFFFE:
+            out.append(f"non-character U+{code:04X}")
+        else:
+            name = _CONTROL_NAMES.get(code)
+            out.append(f"control character U+{code:04X}" + (f" ({name})" if name else ""))
+    return out
+
+
+def _character_errors(text: str, display: str, shown: int = 10) -> list[BuildError]:
+    """One error per line holding control characters (the first `shown` lines, then a count)."""
+    lines: dict[int, list[tuple[int, str]]] = {}
+    line, scanned = 1, 0
+    for m in _CONTROL.finditer(text):
+        line += text.count("\n", scanned, m.start())
+        scanned = m.start()
+        lines.setdefault(line, []).append((m.start() - text.rfind("\n", 0, m.start()), m.group()))
+    errors = []
+    for line, found in list(lines.items())[:shown]:
+        column, char = found[0]
+        more = f" (and {len(found) - 1} more on this line)" if len(found) > 1 else ""
+        errors.append(BuildError(f"{control_characters(char)[0]} at column {column}{more}; no memo, PDF or slide "
+                                 "can show it: delete it", Origin(display, line)))
+    if len(lines) > shown:
+        errors.append(BuildError(f"{len(lines) - shown} more lines hold such characters", Origin(display, 0)))
+    return errors
 
 
 def _code_mask(lines: list[str]) -> list[bool]:
@@ -152,10 +214,34 @@ def split_front_matter(text: str, display: str) -> tuple[str, int, str, int]:
     raise BuildError("front matter is never closed: add a '---' line after it", Origin(display, 1))
 
 
+# libyaml's parser when PyYAML was built with it, else PyYAML's own: the same events either way.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_NULL = ("", "~", "null", "Null", "NULL")
+
+
 def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """A front-matter mapping, read once from the parser's events; top-level keys' lines beside it.
+
+    Every scalar stays the text it was written as (plain `null`, `~` or nothing is None):
+    nothing becomes a date, a number or true/false behind the schema's back. What a briefing
+    never needs is refused: anchors and aliases, tags, keys that are not text, repeated keys.
+    """
+    if len(fm.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
+        raise BuildError(f"front matter is {len(fm.encode('utf-8', 'surrogatepass')):,} bytes; the limit is "
+                         f"{MAX_FRONT_MATTER_BYTES:,} (long text belongs in the body)", Origin(display, first_line))
+    loader = _YAML_LOADER(fm)
     try:
-        node = yaml.compose(fm, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(fm)
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return {}, {}
+        loader.get_event()  # document start
+        lines: dict[str, int] = {}
+        data = _yaml_value(loader, first_line, display, 1, lines)
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            line = first_line + loader.peek_event().start_mark.line
+            raise BuildError("front matter holds a second YAML document; remove the extra '---' or '...'",
+                             Origin(display, line))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = first_line + (mark.line if mark else 0)
@@ -163,56 +249,97 @@ def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any],
         raise BuildError(f"invalid YAML front matter: {problem}", Origin(display, line)) from None
     except yaml.YAMLError as e:
         raise BuildError(f"invalid YAML front matter: {e}", Origin(display, first_line)) from None
-    except (ValueError, OverflowError) as e:  # PyYAML's date and number constructors, e.g. 2025-13-01
-        raise BuildError(f"invalid value in YAML front matter ({e}); put it in quotes to keep it as text",
-                         Origin(display, first_line)) from None
+    finally:
+        loader.dispose()
     if data is None:
-        data, node = {}, None
+        return {}, {}
     if not isinstance(data, dict):
         raise BuildError("front matter must be a mapping of 'key: value' lines", Origin(display, first_line))
-    lines = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            lines[str(key_node.value)] = first_line + key_node.start_mark.line
     return data, lines
 
 
+def _yaml_value(loader: Any, first_line: int, display: str, depth: int, key_lines: dict[str, int] | None = None) -> Any:
+    """The value whose events come next: text, None, a list or a mapping of text keys."""
+    event = loader.get_event()
+    where = Origin(display, first_line + event.start_mark.line)
+    if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+        raise BuildError("YAML anchors and aliases ('&name', '*name') are not allowed in front matter; "
+                         "write the value out", where)
+    if event.tag is not None:
+        tag = event.tag.replace("tag:yaml.org,2002:", "!!")
+        raise BuildError(f"YAML tags such as '{tag}' are not allowed in front matter; write the value as text", where)
+    if isinstance(event, yaml.ScalarEvent):
+        if event.implicit[0] and event.value in _YAML_NULL:
+            return None
+        if problems := control_characters(event.value):
+            raise BuildError(f"{problems[0]} in a front-matter value; delete it", where)
+        return event.value
+    if depth > MAX_YAML_DEPTH:
+        raise BuildError(f"front matter nests lists and mappings more than {MAX_YAML_DEPTH} deep", where)
+    if isinstance(event, yaml.SequenceStartEvent):
+        items = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            items.append(_yaml_value(loader, first_line, display, depth + 1))
+        loader.get_event()
+        return items
+    mapping: dict[str, Any] = {}
+    while not loader.check_event(yaml.MappingEndEvent):
+        key_event = loader.peek_event()
+        key_line = first_line + key_event.start_mark.line
+        key = _yaml_value(loader, first_line, display, depth + 1)
+        if not isinstance(key, str):
+            raise BuildError("front-matter keys must be words such as 'title:', not a list, a mapping or nothing",
+                             Origin(display, key_line))
+        if key in mapping:
+            first = key_lines.get(key) if key_lines is not None else None
+            raise BuildError(f"key '{key}' appears twice" + (f" (first on line {first})" if first else ""),
+                             Origin(display, key_line))
+        mapping[key] = _yaml_value(loader, first_line, display, depth + 1)
+        if key_lines is not None:
+            key_lines[key] = key_line
+    loader.get_event()
+    return mapping
+
+
 def _check_value(key: str, spec: Key, value: Any, where: Origin) -> tuple[Any, list[BuildError]]:
+    """The value in the shape its key's type needs, or errors naming that shape."""
     if spec.type == "str":
-        if isinstance(value, (datetime.date, int, float)) and not isinstance(value, bool):
-            value = str(value)
         if not isinstance(value, str):
-            return None, [BuildError(f"'{key}' must be text, not {_yaml_type(value)}", where)]
+            return None, [BuildError(f"'{key}' must be text ({key}: some words), not {_yaml_type(value)}", where)]
         if spec.choices and value not in spec.choices:
             return None, [BuildError(f"'{key}' must be one of {', '.join(spec.choices)}; got '{value}'", where)]
         return value, []
     if spec.type == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return None, [BuildError(f"'{key}' must be a whole number, not {_yaml_type(value)}", where)]
-        return value, []
+        if not isinstance(value, str) or not _WHOLE_NUMBER.fullmatch(value):
+            shown = f"'{value}'" if isinstance(value, str) else _yaml_type(value)
+            return None, [BuildError(f"'{key}' must be a whole number such as 2 (at most 9 digits), not {shown}", where)]
+        return int(value), []
     if spec.type == "strlist":
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-            return None, [BuildError(f"'{key}' must be a list of text items", where)]
-        return tuple(str(v) for v in value), []
+        if not isinstance(value, list):
+            return None, [BuildError(f"'{key}' must be a list of text items, one per line starting with '- ' "
+                                     f"(or [a, b] on one line), not {_yaml_type(value)}", where)]
+        errors = [BuildError(f"'{key}' item {i} must be text, not {_yaml_type(v)}", where)
+                  for i, v in enumerate(value, 1) if not isinstance(v, str)]
+        return (None, errors) if errors else (tuple(value), [])
     # figures: a list of {value, label, note}
     if not isinstance(value, list):
-        return None, [BuildError(f"'{key}' must be a list of figures (value, label, note)", where)]
+        return None, [BuildError(f"'{key}' must be a list of figures, each with 'value:', 'label:' "
+                                 f"and optionally 'note:', not {_yaml_type(value)}", where)]
     figures, errors = [], []
     for i, item in enumerate(value, 1):
         if not isinstance(item, dict):
-            errors.append(BuildError(f"'{key}' item {i} must have 'value' and 'label' keys", where))
+            errors.append(BuildError(f"'{key}' item {i} must have 'value' and 'label' keys, not be {_yaml_type(item)}", where))
             continue
         for k in item:
             if k not in FIGURE_KEYS:
                 errors.append(BuildError(f"'{key}' item {i} has unknown key '{k}' (allowed: value, label, note)", where))
         for k, required in FIGURE_KEYS.items():
-            if required and k not in item:
-                errors.append(BuildError(f"'{key}' item {i} is missing '{k}'", where))
-            elif k in item and not isinstance(item[k], (str, int, float)):
-                errors.append(BuildError(f"'{key}' item {i}: '{k}' must be text", where))
-        figures.append({k: str(item.get(k, "")) for k in FIGURE_KEYS})
+            if item.get(k) is None:
+                if required:
+                    errors.append(BuildError(f"'{key}' item {i} is missing '{k}'", where))
+            elif not isinstance(item[k], str):
+                errors.append(BuildError(f"'{key}' item {i}: '{k}' must be text, not {_yaml_type(item[k])}", where))
+        figures.append({k: item.get(k) if isinstance(item.get(k), str) else "" for k in FIGURE_KEYS})
     return tuple(figures), errors
 
 
@@ -225,7 +352,7 @@ def _is_iso_date(text: str) -> bool:
 
 
 def _yaml_type(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", bool: "true/false", type(None): "empty"}.get(type(value), type(value).__name__)
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "empty"}[type(value)]
 
 
 def _check_meta(data: dict[str, Any], lines: dict[str, int], display: str, fm_line: int) -> tuple[str, dict[str, Any], list[BuildError]]:
@@ -236,16 +363,18 @@ def _check_meta(data: dict[str, Any], lines: dict[str, int], display: str, fm_li
         return "", {}, [BuildError(f"{msg}; use one of {', '.join(KINDS)}", at("kind"))]
     schema, meta, errors = SCHEMA[kind], {}, []
     for key, value in data.items():
-        spec = schema.get(str(key))
+        spec = schema.get(key)
         if spec is None:
-            errors.append(BuildError(f"unknown key '{key}' for a {kind} (allowed: {', '.join(schema)})", at(str(key))))
+            errors.append(BuildError(f"unknown key '{key}' for a {kind} (allowed: {', '.join(schema)})", at(key)))
             continue
-        checked, errs = _check_value(str(key), spec, value, at(str(key)))
+        if value is None:  # `key:` with nothing after it: as if absent
+            continue
+        checked, errs = _check_value(key, spec, value, at(key))
         errors += errs
-        meta[str(key)] = checked
+        meta[key] = checked
     for key, spec in schema.items():
-        if spec.required and key not in data:
-            errors.append(BuildError(f"missing required key '{key}' for a {kind}", Origin(display, fm_line - 1)))
+        if spec.required and data.get(key) is None:
+            errors.append(BuildError(f"missing required key '{key}' for a {kind}", at(key) if key in data else Origin(display, fm_line - 1)))
         meta.setdefault(key, _DEFAULTS[spec.type])
     return kind, meta, errors
 
@@ -382,6 +511,9 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
             data, key_lines = _parse_yaml(fm, fm_line, display)
         except BuildError as e:
             errors.append(e)
+            continue
+        except BuildErrors as e:
+            errors += e.findings
             continue
         kind, meta, errs = _check_meta(data, key_lines, display, fm_line)
         errors += errs

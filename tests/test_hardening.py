@@ -1,0 +1,153 @@
+"""Hostile content: refused at its file and line, in bounded time, never a traceback."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from docx import Document as DocxDocument
+
+from briefkit import loading
+from briefkit.cli import main
+from conftest import TEMPLATES, write
+
+LINE = re.compile(r"^\S+:\d+: (error|warning): \S.*$|^\S+: (error|warning): \S.*$")
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def check(capsys, content: Path) -> tuple[int, list[str]]:
+    code, err = run(capsys, "check", "--content", str(content), "--templates", str(TEMPLATES))
+    lines = err.strip().split("\n") if err.strip() else []
+    assert all(LINE.match(line) for line in lines), err
+    return code, lines
+
+
+def section(content: Path, front_matter: str, body: str = "Text.\n", name: str = "water.md") -> Path:
+    """A section file with the given front matter lines (after `kind: section`, on line 3 on)."""
+    return write(content, name, f"---\nkind: section\n{front_matter}---\n{body}")
+
+
+def refused(capsys, content: Path, path: Path, line: int, message: str) -> None:
+    start = time.perf_counter()
+    code, lines = check(capsys, content)
+    assert time.perf_counter() - start < 30
+    where = f"{path}:{line}" if line else f"{path}"
+    assert code == 1 and lines == [f"{where}: error: {message}"], lines
+
+
+def memo_text(capsys, content: Path, out: Path) -> str:
+    assert run(capsys, "build", "--content", str(content), "--templates", str(TEMPLATES), "--out", str(out),
+               "-q", "--format", "docx")[0] == 0
+    return "\n".join(p.text for p in DocxDocument(str(out / "memo.docx")).paragraphs)
+
+
+# front matter ----------------------------------------------------------------------------------
+
+BILLION_LAUGHS = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 10))
+
+
+@pytest.mark.parametrize("front_matter, line, message", [
+    ("title: &t Water\nsummary: *t\n", 3, "YAML anchors and aliases ('&name', '*name') are not allowed in front "
+                                          "matter; write the value out"),
+    ("title: Water\nl0: &l0 [lol]\n" + BILLION_LAUGHS, 4, "YAML anchors and aliases ('&name', '*name') are not "
+                                                          "allowed in front matter; write the value out"),
+    ("title: !!int abc\n", 3, "YAML tags such as '!!int' are not allowed in front matter; write the value as text"),
+    ("title: Water\nsummary: !!float x\n", 4, "YAML tags such as '!!float' are not allowed in front matter; "
+                                             "write the value as text"),
+    ("title: !!timestamp 2025-13-01\n", 3, "YAML tags such as '!!timestamp' are not allowed in front matter; "
+                                           "write the value as text"),
+    ("title: !custom x\n", 3, "YAML tags such as '!custom' are not allowed in front matter; write the value as text"),
+    ("title: Water\n? [a, b]\n: c\n", 4, "front-matter keys must be words such as 'title:', not a list, a mapping "
+                                         "or nothing"),
+    ("title: Water\n{a: b}: c\n", 4, "front-matter keys must be words such as 'title:', not a list, a mapping "
+                                     "or nothing"),
+    ("title: Water\n1: c\n", 4, "unknown key '1' for a section (allowed: kind, title, summary)"),
+    ("title: Water\ntitle: Rivers\n", 4, "key 'title' appears twice (first on line 3)"),
+    ("title: [Water, Rivers]\n", 3, "'title' must be text (title: some words), not a list"),
+    ("title: {text: Water}\n", 3, "'title' must be text (title: some words), not a mapping"),
+    ("title: Water\nsummary: [[[[[[[[[[x]]]]]]]]]]\n", 4, "front matter nests lists and mappings more than 8 deep"),
+    ('title: "Wa\\x01ter"\n', 3, "control character U+0001 in a front-matter value; delete it"),
+    ('title: "Wa\\uFFFEter"\n', 3, "non-character U+FFFE in a front-matter value; delete it"),
+])
+def test_front_matter_refusals(capsys, content_copy, front_matter, line, message):
+    path = section(content_copy, front_matter)
+    refused(capsys, content_copy, path, line, message)
+
+
+@pytest.mark.parametrize("loader", ["CSafeLoader", "SafeLoader"])
+def test_the_python_parser_refuses_the_same(capsys, content_copy, monkeypatch, loader):
+    """PyYAML's own parser (used where libyaml is missing) gives the same events; libyaml refuses "\\ud800" itself."""
+    if not hasattr(yaml, loader):
+        pytest.skip(f"PyYAML has no {loader} here")
+    monkeypatch.setattr(loading, "_YAML_LOADER", getattr(yaml, loader))
+    path = section(content_copy, 'title: "Wa\\ud800ter"\nl0: &l0 [lol]\n')
+    code, lines = check(capsys, content_copy)
+    assert code == 1 and len(lines) == 1 and lines[0].startswith(f"{path}:3: error: ")
+    assert ("lone surrogate U+D800" if loader == "SafeLoader" else "invalid Unicode character escape") in lines[0]
+    section(content_copy, "title: Water\nl0: &l0 [lol]\n")
+    assert check(capsys, content_copy)[1] == [f"{path}:4: error: YAML anchors and aliases ('&name', '*name') are "
+                                              "not allowed in front matter; write the value out"]
+
+
+def test_billion_laughs_is_refused_at_once(capsys, content_copy):
+    """Ten levels of nine aliases would expand to a billion items; the first anchor stops it."""
+    laughs = "l0: &l0 [lol]\n" + "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 10))
+    path = section(content_copy, laughs + "title: Water\n")
+    start = time.perf_counter()
+    code, lines = check(capsys, content_copy)
+    assert time.perf_counter() - start < 10
+    assert code == 1 and lines == [f"{path}:3: error: YAML anchors and aliases ('&name', '*name') are not allowed "
+                                   "in front matter; write the value out"]
+
+
+@pytest.mark.parametrize("key_line, message", [
+    ("recommendations: Build a partnership.\n", "'recommendations' must be a list of text items, one per line "
+                                                "starting with '- ' (or [a, b] on one line), not text"),
+    ("recommendations:\n  - [nested, list]\n", "'recommendations' item 1 must be text, not a list"),
+    ("figures: 4 patterns\n", "'figures' must be a list of figures, each with 'value:', 'label:' and optionally "
+                              "'note:', not text"),
+    ("figures:\n  - value: 4\n", "'figures' item 1 is missing 'label'"),
+    ("order: [1]\n", "'order' must be a whole number such as 2 (at most 9 digits), not a list"),
+    ("order: 12345678901234567890\n", "'order' must be a whole number such as 2 (at most 9 digits), not "
+                                      "'12345678901234567890'"),
+])
+def test_a_pillar_key_of_the_wrong_shape_names_the_shape(capsys, content_copy, key_line, message):
+    path = content_copy / "migration.md"
+    text = path.read_text(encoding="utf-8")
+    key = key_line.split(":")[0]
+    kept = re.sub(rf"^{key}:.*\n(?:(?:  |- ).*\n)*", "", text, count=1, flags=re.M)
+    write(content_copy, "migration.md", kept.replace("---\n", "---\n" + key_line, 1))
+    refused(capsys, content_copy, path, 2, message)
+
+
+def test_scalars_stay_the_text_typed(capsys, content_copy, tmp_path):
+    """Dates, numbers and yes/no are text where the schema wants text; `order` is a number."""
+    section(content_copy, "title: 2025-13-01\nsummary: yes\n", name="conclusion.md")
+    section(content_copy, "title: 9999-12-31 0x1F 1e3\n", name="introduction.md")
+    text = memo_text(capsys, content_copy, tmp_path / "out")
+    assert "2025-13-01" in text and "9999-12-31 0x1F 1e3" in text
+
+
+def test_an_empty_optional_key_is_as_if_absent(capsys, content_copy):
+    section(content_copy, "title: Water\nsummary:\n")
+    assert check(capsys, content_copy)[0] == 0
+
+
+def test_an_empty_required_key_is_missing(capsys, content_copy):
+    path = section(content_copy, "title: ~\n")
+    refused(capsys, content_copy, path, 3, "missing required key 'title' for a section")
+
+
+def test_oversize_front_matter_is_refused_before_parsing(capsys, content_copy):
+    path = section(content_copy, "title: Water\nsummary: " + "word " * 8000 + "\n")
+    refused(capsys, content_copy, path, 2, "front matter is 40,036 bytes; the limit is 32,768 (long text "
+                                           "belongs in the body)")
