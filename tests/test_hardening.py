@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -151,3 +152,57 @@ def test_oversize_front_matter_is_refused_before_parsing(capsys, content_copy):
     path = section(content_copy, "title: Water\nsummary: " + "word " * 8000 + "\n")
     refused(capsys, content_copy, path, 2, "front matter is 40,036 bytes; the limit is 32,768 (long text "
                                            "belongs in the body)")
+
+
+# characters and special files -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body, line, message", [
+    ("Rivers\x0bcross.\n", 5, "control character U+000B (vertical tab) at column 7; no memo, PDF or slide can show "
+                             "it: delete it"),
+    ("Rivers.\n\nSee [the\x01 treaty](https://example.org/) and\x01 more.\n", 7,
+     "control character U+0001 at column 9 (and 1 more on this line); no memo, PDF or slide can show it: delete it"),
+    ("A\x7f.\n", 5, "control character U+007F (delete) at column 2; no memo, PDF or slide can show it: delete it"),
+    ("A\ufffe.\n", 5, "non-character U+FFFE at column 2; no memo, PDF or slide can show it: delete it"),
+    ("A\x00.\n", 5, "control character U+0000 (NUL) at column 2; no memo, PDF or slide can show it: delete it"),
+])
+def test_control_characters_in_prose_are_reported_with_code_point(capsys, content_copy, body, line, message):
+    path = section(content_copy, "title: Water\n", body)
+    refused(capsys, content_copy, path, line, message)
+
+
+def test_control_characters_in_front_matter_text_are_reported(capsys, content_copy):
+    path = section(content_copy, "title: Wa\x1bter\n")
+    refused(capsys, content_copy, path, 3, "control character U+001B (escape) at column 10; no memo, PDF or slide "
+                                           "can show it: delete it")
+
+
+def test_many_lines_of_control_characters_give_ten_lines_and_a_count(capsys, content_copy):
+    section(content_copy, "title: Water\n", "x\x02\n" * 25)
+    code, lines = check(capsys, content_copy)
+    assert code == 1 and len(lines) == 11 and lines[-1].endswith("water.md: error: 15 more lines hold such characters")
+
+
+def test_a_lone_surrogate_written_as_bytes_is_not_utf8(capsys, content_copy):
+    path = content_copy / "water.md"
+    path.write_bytes(b"---\nkind: section\ntitle: Water\n---\nA \xed\xa0\x80 b\n")
+    refused(capsys, content_copy, path, 5, "not UTF-8 text: byte 0xed at offset 37; save the file as UTF-8")
+
+
+def test_special_files_are_refused_unread(capsys, content_copy, tmp_path):
+    os.mkfifo(content_copy / "pipe.md")
+    (content_copy / "zero.md").symlink_to("/dev/zero")
+    (content_copy / "folder.md").mkdir()
+    start = time.perf_counter()
+    code, lines = check(capsys, content_copy)
+    assert time.perf_counter() - start < 10
+    assert code == 1 and lines == [
+        f"{content_copy}/folder.md: error: not a regular file but a folder; only regular files are read",
+        f"{content_copy}/pipe.md: error: not a regular file but a named pipe (FIFO); only regular files are read",
+        f"{content_copy}/zero.md: error: not a regular file but a device; only regular files are read",
+    ]
+
+
+def test_a_file_above_the_size_limit_is_refused(capsys, content_copy):
+    path = section(content_copy, "title: Water\n", ("word " * 20 + "\n\n") * 11000)
+    refused(capsys, content_copy, path, 0, "file is larger than the limit of 1,048,576 bytes")

@@ -121,16 +121,18 @@ def read_regular(path: Path, display: str, limit: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting for a writer
     except OSError as e:
         raise BuildError(f"cannot read file: {e.strerror}", Origin(display, 0)) from None
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(f.fileno()).st_mode
+    try:
+        mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             what = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
                     else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
             raise BuildError(f"not a regular file but {what}; only regular files are read", Origin(display, 0))
-        try:
+        with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(limit + 1)
-        except OSError as e:
-            raise BuildError(f"cannot read file: {e.strerror}", Origin(display, 0)) from None
+    except OSError as e:
+        raise BuildError(f"cannot read file: {e.strerror}", Origin(display, 0)) from None
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise BuildError(f"file is larger than the limit of {limit:,} bytes", Origin(display, 0))
     return data
