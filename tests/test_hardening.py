@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+import pypdf
 import pytest
 import yaml
 from docx import Document as DocxDocument
@@ -206,3 +207,85 @@ def test_special_files_are_refused_unread(capsys, content_copy, tmp_path):
 def test_a_file_above_the_size_limit_is_refused(capsys, content_copy):
     path = section(content_copy, "title: Water\n", ("word " * 20 + "\n\n") * 11000)
     refused(capsys, content_copy, path, 0, "file is larger than the limit of 1,048,576 bytes")
+
+
+# limits -----------------------------------------------------------------------------------------
+
+
+def nested_lists(levels: int) -> str:
+    return "".join("    " * i + f"- level {i + 1}\n" for i in range(levels))
+
+
+@pytest.mark.parametrize("body, line, message", [
+    ("Rivers.\n\n" + nested_lists(9), 15, "lists and block quotes nested 9 deep; the limit is 8"),
+    ("Rivers.\n\n" + ">" * 10_000 + " deep\n", 7, "lists and block quotes nested 10000 deep; the limit is 8"),
+    ("- " * 10_000 + "deep\n", 5, "lists and block quotes nested 10000 deep; the limit is 8"),
+    ("> - > - > 1. > - > deep\n", 5, "lists and block quotes nested 9 deep; the limit is 8"),
+    ("Rivers.\n\n" + "[" * 5000 + "x" + "]" * 5000 + "\n", 7,
+     "more than 16 '[' open at once; close them, or write a literal '[' as '\\['"),
+    ("A\n[\n" * 20, 38, "more than 16 '[' open at once; close them, or write a literal '[' as '\\['"),
+    ("Rivers.\n\n" + "word " * 12_000 + "\n", 7, "paragraph longer than 50,000 characters; add blank lines between "
+                                                "its parts"),
+    ("[a](" * 5000 + "\n", 5, "more than 16 '(' open at once; close them, or write a literal '(' as '\\('"),
+    ("`" * 50_000 + "[^n] x\n", 0, ""),
+    ("| " + " | ".join("h" * 21) + " |\n|" + "---|" * 21 + "\n", 6, "table has 21 columns; the limit is 20"),
+    ("| a | b |\n|---|---|\n" + "| x | y |\n" * 501, 507, "table has more than 500 rows (it starts at line 5); "
+                                                         "split it"),
+])
+def test_limits_are_reported_at_their_line(capsys, content_copy, body, line, message):
+    path = section(content_copy, "title: Water\n", body)
+    if message:
+        refused(capsys, content_copy, path, line, message)
+    else:  # within the limits: checked in bounded time
+        start = time.perf_counter()
+        check(capsys, content_copy)
+        assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("value, message", [
+    ('"' + "[" * 5000 + '"', "more than 16 '[' open at once; close them, or write a literal '[' as '\\['"),
+    ('"' + "> " * 5000 + 'x"', "lists and block quotes nested 5000 deep; the limit is 8"),
+])
+def test_limits_apply_to_front_matter_text(capsys, content_copy, value, message):
+    path = section(content_copy, f"title: Water\nsummary: {value}\n")
+    refused(capsys, content_copy, path, 4, message)
+
+
+def test_deep_emphasis_is_reported_at_its_line(capsys, content_copy):
+    path = section(content_copy, "title: Water\n", "Rivers.\n\n" + "*" * 5000 + "Rivers" + "*" * 5000 + "\n")
+    refused(capsys, content_copy, path, 7, "a run of 5000 '*' or '_' next to text nests emphasis more than 24 deep; "
+                                           "write a literal '*' or '_' as '\\*' or '\\_'")
+
+
+def test_emphasis_nested_past_the_limit_another_way_is_one_line(capsys, content_copy):
+    """Single marks, each opening one more level: the parser's bound names the text."""
+    section(content_copy, "title: Water\n", "*a " * 40 + "**b**" + " a*" * 40 + "\n\n" + "_c " * 40 + "d" + " c_" * 40
+            + "\n", name="introduction.md")
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
+    assert code in (0, 1) and len(err.strip().split("\n")) <= 1
+    assert not err or err.startswith("error: emphasis and links nested more than 24 deep in the text starting")
+
+
+def test_too_many_notes(capsys, content_copy):
+    section(content_copy, "title: Water\n", "Rivers.\n\n" + "".join(f"[^n{i}]: Note {i}.\n" for i in range(10_000)))
+    code, lines = check(capsys, content_copy)
+    assert code == 1 and f"{content_copy}: error: 10,026 notes are defined; the limit is 10,000" in lines
+
+
+def test_content_at_every_limit_builds_and_reads_back(capsys, content_copy, tmp_path):
+    """Eight levels of lists and quotes, sixteen open brackets, a 50,000-character paragraph, a 500-row table."""
+    body = ("Rivers.\n\n" + nested_lists(8) + "\n" + "> " * 8 + "deepest quote\n\n"
+            + "- a\n    > b\n    >\n    > - c\n    >     > d\n    >     >\n    >     > - e\n    >     >     > f"
+              "\n    >     >     >\n    >     >     > - innermost\n\n"
+            + "[" * 16 + "bracketed" + "]" * 16 + "\n\n" + ("word " * 9_990).strip() + " last\n\n"
+            + "| a | b |\n|---|---|\n" + "| x | y |\n" * 499 + "| final | row |\n")
+    section(content_copy, "title: Water\n", body, name="introduction.md")
+    out = tmp_path / "out"
+    code, err = run(capsys, "build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "-q")
+    assert code == 0, err
+    memo = "\n".join(p.text for p in DocxDocument(str(out / "memo.docx")).paragraphs)
+    pdf = "".join(page.extract_text() for page in pypdf.PdfReader(str(out / "brief.pdf")).pages)
+    for text in (" ".join(memo.split()), " ".join(pdf.split())):
+        assert "level 8" in text and "deepest quote" in text and "innermost" in text and "word last" in text
+        assert "[" * 16 + "bracketed" + "]" * 16 in text
+    assert "final" in pdf

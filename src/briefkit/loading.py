@@ -18,7 +18,7 @@ import yaml
 
 from briefkit.errors import BuildError, BuildErrors, Origin
 from briefkit.io import stem_problem
-from briefkit.limits import (MAX_BRACKET_DEPTH, MAX_FILE_BYTES, MAX_FRONT_MATTER_BYTES, MAX_NESTING, MAX_NOTES,
+from briefkit.limits import (MAX_BRACKET_DEPTH, MAX_FILE_BYTES, MAX_FRONT_MATTER_BYTES, MAX_INLINE_DEPTH, MAX_NESTING, MAX_NOTES,
                              MAX_PARAGRAPH_CHARS, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS, MAX_YAML_DEPTH)
 from briefkit.model import NOTE_STYLES
 
@@ -101,12 +101,18 @@ class Content:
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
+_BACKTICKS = re.compile(r"`+")
 _REF = re.compile(r"(?<!\\)\[\^([^\]\s]+)\]")
 _DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]?(.*)$")
 _PART = re.compile(r"^# +(.+?)\s*#*\s*$")
 _IMAGE_TARGET = re.compile(r"""\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)""")
 _STRAY_BRACKET = re.compile(r"[^\[\]]*\]\(")
+_LIST_MARKER = re.compile(r"(?:[-*+]|[0-9]{1,9}[.)])(?:[ \t]|$)")
+# possessive quantifiers (*+, ++): no backtracking, so linear on any line
+_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*+\1){2,}+[ \t]*+$")
+_TABLE_DELIMITER = re.compile(r"^ {0,3}\|?[ \t]*+:?-++:?[ \t]*+(?:\|[ \t]*+:?-++:?[ \t]*+)*+\|?[ \t]*+$")
+_DELIMITER_RUN = re.compile(rf"[*_]{{{MAX_INLINE_DEPTH},}}")
+_BRACKET = re.compile(r"\\.|[][()]")
 _WHOLE_NUMBER = re.compile(r"[-+]?[0-9]{1,9}")
 # What XML 1.0, and so Word, PowerPoint and PDF text, cannot hold: C0 controls but tab and
 # line feed, DEL, lone surrogates (from YAML escapes such as "\ud800") and U+FFFE/U+FFFF.
@@ -275,6 +281,8 @@ def _yaml_value(loader: Any, first_line: int, display: str, depth: int, key_line
             return None
         if problems := control_characters(event.value):
             raise BuildError(f"{problems[0]} in a front-matter value; delete it", where)
+        if problem := _text_problem(event.value):
+            raise BuildError(problem, where)
         return event.value
     if depth > MAX_YAML_DEPTH:
         raise BuildError(f"front matter nests lists and mappings more than {MAX_YAML_DEPTH} deep", where)
@@ -413,7 +421,7 @@ def _refs(text: str, first_line: int, display: str) -> list[tuple[str, Origin]]:
     for i, (line, in_code) in enumerate(zip(lines, _code_mask(lines))):
         if in_code or _DEF.match(line):
             continue
-        for m in _REF.finditer(_CODE_SPAN.sub("", line)):
+        for m in _REF.finditer(_without_code_spans(line)):
             found.append((m.group(1), Origin(display, first_line + i)))
     return found
 
@@ -446,6 +454,140 @@ def _split_parts(body: str, body_line: int, display: str) -> tuple[dict[str, str
         if name not in parts:
             errors.append(BuildError(f"pillar has no '# {name.title()}' part", Origin(display, body_line)))
     return {k: "\n".join(v).strip("\n") + "\n" for k, v in parts.items()}, errors
+
+
+def _check_structure(body: str, body_line: int, display: str) -> list[BuildError]:
+    """The limits on nesting, paragraph length, open brackets and tables, in one pass over the lines.
+
+    Python-Markdown recurses once per level of nested lists and quotes, and scans from each '['
+    to its ']' (quadratic in the nesting), so both are bounded before the text reaches it.
+    Each limit is reported once per file, at the first line that passes it.
+    """
+    lines = body.split("\n")
+    found: dict[str, BuildError] = {}
+
+    def exceeded(limit: str, message: str, line: int) -> None:
+        found.setdefault(limit, BuildError(message, Origin(display, body_line + line)))
+
+    unit_start, unit_chars, brackets = 0, 0, (0, 0)
+    table_start, rows = -1, 0
+    for i, (line, in_code) in enumerate(zip(lines, _code_mask(lines))):
+        if in_code or not line.strip():
+            unit_chars, brackets, rows = 0, (0, 0), 0
+            table_start = -1
+            continue
+        depth = _nesting(line)
+        if depth > MAX_NESTING:
+            exceeded("nesting", f"lists and block quotes nested {depth} deep; the limit is {MAX_NESTING}", i)
+        if table_start < 0 and "|" in line and i > 0 and _TABLE_DELIMITER.match(line) and "|" in lines[i - 1]:
+            table_start, rows = i, 0
+            columns = line.strip().strip("|").count("|") + 1
+            if columns > MAX_TABLE_COLUMNS:
+                exceeded("columns", f"table has {columns} columns; the limit is {MAX_TABLE_COLUMNS}", i)
+        elif table_start >= 0:
+            rows += 1
+            if rows > MAX_TABLE_ROWS:
+                exceeded("rows", f"table has more than {MAX_TABLE_ROWS} rows (it starts at line "
+                                 f"{body_line + table_start - 1}); split it", i)
+        if not unit_chars or depth or table_start >= 0 or line.lstrip().startswith("#"):
+            unit_start, unit_chars, brackets = i, 0, (0, 0)  # a new paragraph, item, quote, row or heading
+        unit_chars += len(line)
+        if unit_chars > MAX_PARAGRAPH_CHARS:
+            exceeded("paragraph", f"paragraph longer than {MAX_PARAGRAPH_CHARS:,} characters; add blank lines "
+                                  "between its parts", unit_start)
+        if run := _emphasis_run(line):
+            exceeded("emphasis", f"a run of {run} '*' or '_' next to text nests emphasis more than "
+                                 f"{MAX_INLINE_DEPTH} deep; write a literal '*' or '_' as '\\*' or '\\_'", i)
+        brackets = _open_brackets(line, brackets)
+        if problem := _brackets_problem(brackets):
+            exceeded("brackets", problem, i)
+    return list(found.values())
+
+
+def _nesting(line: str) -> int:
+    """How many lists and quotes a line opens or sits in, judged by its markers and indentation."""
+    if _RULE.match(line):
+        return 0
+    depth, i, n = 0, 0, len(line)
+    while True:
+        j, columns = i, 0
+        while j < n and line[j] in " \t":
+            columns += 4 if line[j] == "\t" else 1
+            j += 1
+        if j < n and line[j] == ">":
+            i = j + 1
+        elif m := _LIST_MARKER.match(line, j):
+            i = m.end()
+        else:
+            return depth
+        depth += 1 + columns // 4
+
+
+def _emphasis_run(line: str) -> int:
+    """The length of a run of emphasis marks long enough to nest too deep (one touching text), or 0."""
+    for m in _DELIMITER_RUN.finditer(line):
+        before, after = line[m.start() - 1:m.start()], line[m.end():m.end() + 1]
+        if before.strip() or after.strip():
+            return len(m.group())
+    return 0
+
+
+def _open_brackets(line: str, open_: tuple[int, int]) -> tuple[int, int]:
+    """'[' and '(' still open after `line`, starting from `open_`; escaped ones do not count.
+
+    Python-Markdown looks for the end of a link's text or target from each one still open.
+    """
+    square, round_ = open_
+    for m in _BRACKET.finditer(line):
+        match m.group():
+            case "[":
+                square += 1
+            case "]":
+                square = max(0, square - 1)
+            case "(":
+                round_ += 1
+            case ")":
+                round_ = max(0, round_ - 1)
+        if max(square, round_) > MAX_BRACKET_DEPTH:
+            break
+    return square, round_
+
+
+def _brackets_problem(open_: tuple[int, int]) -> str | None:
+    for count, char in zip(open_, "[("):
+        if count > MAX_BRACKET_DEPTH:
+            return f"more than {MAX_BRACKET_DEPTH} '{char}' open at once; close them, or write a literal '{char}' as '\\{char}'"
+    return None
+
+
+def _without_code_spans(line: str) -> str:
+    """`line` without its code spans: each run of backticks closes at the next run as long (linear)."""
+    runs = [m.span() for m in _BACKTICKS.finditer(line)]
+    later: dict[int, list[int]] = {}
+    for i in reversed(range(len(runs))):
+        later.setdefault(runs[i][1] - runs[i][0], []).append(i)  # per length, nearest run last
+    out, kept, i = [], 0, 0
+    while i < len(runs):
+        start, end = runs[i]
+        same = later[end - start]
+        while same and same[-1] <= i:
+            same.pop()
+        if same:
+            out.append(line[kept:start])
+            i = same.pop()
+            kept = runs[i][1]
+        i += 1
+    return "".join(out) + line[kept:]
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a front-matter text cannot go into the Markdown, or None."""
+    if problem := _brackets_problem(_open_brackets(text, (0, 0))):
+        return problem
+    depth = max(_nesting(line) for line in text.split("\n"))
+    if depth > MAX_NESTING:
+        return f"lists and block quotes nested {depth} deep; the limit is {MAX_NESTING}"
+    return None
 
 
 def _check_images(text: str, first_line: int, display: str, root: Path) -> list[BuildError]:
@@ -521,6 +663,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         errors += errs
         if not kind:
             continue
+        errors += _check_structure(body, body_line, display)
         body, file_defs = _extract_notes(body, body_line, display)
         defs += file_defs
         refs += _refs(fm, fm_line, display) + _refs(body, body_line, display)
@@ -549,6 +692,8 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     elif not briefings and not errors:
         errors.append(BuildError("no file here has 'kind: briefing'; add one for the title and authors", Origin(display_root, 0)))
 
+    if len(defs) > MAX_NOTES:
+        errors.append(BuildError(f"{len(defs):,} notes are defined; the limit is {MAX_NOTES:,}", Origin(display_root, 0)))
     notes: dict[str, NoteDef] = {}
     for d in defs:
         if d.key in notes:

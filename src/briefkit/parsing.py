@@ -16,6 +16,7 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
 from briefkit.errors import BuildError
+from briefkit.limits import MAX_INLINE_DEPTH
 from briefkit.loading import image_problems
 from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading, Image,
                             Inline, LineBreak, Link, Meta, NoteRef, OrderedList, Paragraph, Quote, Rule,
@@ -76,13 +77,18 @@ class Parser:
     def __init__(self, image_root: Path | None = None) -> None:
         self._md = markdown.Markdown(extensions=["tables", "admonition", "sane_lists", _Extension()])
         self._image_root = image_root
+        self._top: etree.Element = etree.Element("p")
 
     def blocks(self, text: str) -> tuple[Block, ...]:
         self._md.reset()
         self._md.captured = None
         self._md.convert(text)
         root = self._md.captured
-        return tuple(b for el in root for b in self._block(el)) if root is not None else ()
+        blocks: list[Block] = []
+        for el in root if root is not None else ():
+            self._top = el  # named in messages about what lies inside it
+            blocks += self._block(el)
+        return tuple(blocks)
 
     def document(self, text: str, meta: Meta) -> Document:
         return Document(meta, self.blocks(text))
@@ -162,20 +168,23 @@ class Parser:
 
     # inlines -----------------------------------------------------------------
 
-    def _inlines(self, el: etree.Element) -> tuple[Inline, ...]:
+    def _inlines(self, el: etree.Element, depth: int = 0) -> tuple[Inline, ...]:
+        if depth > MAX_INLINE_DEPTH:
+            raise BuildError(f"emphasis and links nested more than {MAX_INLINE_DEPTH} deep in "
+                             f"the text starting '{_snippet(self._top)}'; write a literal '*' or '_' as '\\*' or '\\_'")
         out: list[Inline] = []
         _text(out, el.text)
         for child in el:
-            out += self._inline(child)
+            out += self._inline(child, depth)
             _text(out, child.tail)
         return _merge(out)
 
-    def _inline(self, el: etree.Element) -> list[Inline]:
+    def _inline(self, el: etree.Element, depth: int) -> list[Inline]:
         match el.tag:
             case "em":
-                return [Emph(self._inlines(el))]
+                return [Emph(self._inlines(el, depth + 1))]
             case "strong":
-                return [Strong(self._inlines(el))]
+                return [Strong(self._inlines(el, depth + 1))]
             case "code":
                 return [Code(_unescape_code(el.text or ""))]
             case "br":
@@ -183,7 +192,7 @@ class Parser:
             case "noteref":
                 return [NoteRef(el.get("key", ""))]
             case "a":
-                children = self._inlines(el)
+                children = self._inlines(el, depth + 1)
                 url = el.get("href", "")
                 scheme = url.split(":", 1)[0].lower() if ":" in url else ""
                 return [Link(children, url)] if scheme in SAFE_SCHEMES else list(children)
@@ -195,6 +204,12 @@ class Parser:
 def _text(out: list[Inline], text: str | None) -> None:
     if text:
         out.append(Text(text))
+
+
+def _snippet(el: etree.Element) -> str:
+    """The start of an element's text, to say where a problem is."""
+    text = " ".join("".join(el.itertext())[:60].split())
+    return text[:40] + ("…" if len(text) > 40 else "")
 
 
 def _unescape_code(text: str) -> str:
