@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import struct
 import time
+import zlib
 from pathlib import Path
 
+import pdfplumber
 import pypdf
 import pytest
 import yaml
 from docx import Document as DocxDocument
+from PIL import Image
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from briefkit import loading
 from briefkit.cli import main
@@ -289,3 +296,86 @@ def test_content_at_every_limit_builds_and_reads_back(capsys, content_copy, tmp_
         assert "level 8" in text and "deepest quote" in text and "innermost" in text and "word last" in text
         assert "[" * 16 + "bracketed" + "]" * 16 in text
     assert "final" in pdf
+
+
+# images -----------------------------------------------------------------------------------------
+
+
+def png(size: tuple[int, int], mode: str = "RGB", colour="red") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def claimed_size(data: bytes, width: int, height: int) -> bytes:
+    """A PNG whose header claims another size (with a correct checksum): what a decompression bomb does."""
+    header = bytearray(data[8:33])
+    header[8:16] = struct.pack(">II", width, height)
+    header[21:25] = struct.pack(">I", zlib.crc32(bytes(header[4:21])))
+    return data[:8] + bytes(header) + data[33:]
+
+
+def saved(fmt: str, mode: str, **kw) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (120, 80), "red" if mode != "CMYK" else (0, 255, 255, 0)).save(out, fmt, **kw)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name, data, problem", [
+    ("chart.png", b"not an image at all\n" * 20, "is not an image file; only PNG, JPEG and GIF are supported: export it "
+                                                 "as PNG (drawings, charts) or JPEG (photographs)"),
+    ("chart.png", png((400, 300))[:200], "is damaged or incomplete (image file is truncated); export it again"),
+    ("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
+     "is an SVG drawing; only PNG, JPEG and GIF are supported: export it as PNG (drawings, charts) or JPEG "
+     "(photographs)"),
+    ("chart.webp", saved("WEBP", "RGB"), "is a WEBP image; only PNG, JPEG and GIF are supported: export it as PNG "
+                                        "(drawings, charts) or JPEG (photographs)"),
+    ("photo.jpg", saved("JPEG", "CMYK"), "is a CMYK JPEG, a print format the memo, brief and deck cannot all show "
+                                         "alike: save it as RGB"),
+    ("bomb.png", claimed_size(png((10, 10)), 20_000, 20_000),
+     "is 20,000 x 20,000 pixels (400 megapixels); the limit is 50 megapixels: scale it down"),
+    ("big.png", claimed_size(png((10, 10)), 8_000, 7_000),
+     "is 8,000 x 7,000 pixels (56 megapixels); the limit is 50 megapixels: scale it down"),
+])
+def test_unusable_images_are_one_line_at_their_reference(capsys, content_copy, name, data, problem):
+    (content_copy / name).write_bytes(data)
+    path = section(content_copy, "title: Water\n", f"Rivers.\n\n![A chart]({name})\n")
+    refused(capsys, content_copy, path, 7, f"image '{name}' {problem}")
+
+
+def test_an_image_that_is_a_pipe_is_refused_unread(capsys, content_copy):
+    os.mkfifo(content_copy / "chart.png")
+    path = section(content_copy, "title: Water\n", "![A chart](chart.png)\n")
+    refused(capsys, content_copy, path, 5, "image 'chart.png' cannot be used: not a regular file but a named pipe "
+                                           "(FIFO); only regular files are read")
+
+
+def test_large_images_fit_the_page_and_the_slide(capsys, content_copy, tmp_path):
+    """A tall and a wide image: within the text width and the page height in the memo and the brief, on the slide."""
+    (content_copy / "tall.png").write_bytes(png((300, 6000)))
+    (content_copy / "wide.png").write_bytes(png((6000, 300), colour="green"))
+    context = content_copy / "strategic-context.md"  # a section in the memo, the brief and the deck
+    write(content_copy, context.name, context.read_text(encoding="utf-8")
+          + "\n![A tall chart](tall.png)\n\n![A wide chart](wide.png)\n")
+    out = tmp_path / "out"
+    code, err = run(capsys, "build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "-q")
+    assert code == 0, err
+    with pdfplumber.open(out / "brief.pdf") as pdf:
+        drawn = [(im, page) for page in pdf.pages for im in page.images]
+        assert len(drawn) == 2
+        for im, page in drawn:
+            assert 0 <= im["x0"] < im["x1"] <= page.width and 0 <= im["top"] < im["bottom"] <= page.height
+            assert im["height"] < page.height * 0.8 and im["width"] < page.width * 0.8
+    memo = DocxDocument(str(out / "memo.docx"))
+    s = memo.sections[0]
+    shapes = memo.inline_shapes
+    assert len(shapes) == 2
+    for shape in shapes:
+        assert shape.width <= s.page_width - s.left_margin - s.right_margin
+        assert shape.height <= s.page_height - s.top_margin - s.bottom_margin
+    deck = Presentation(str(out / "deck.pptx"))
+    pictures = [sh for slide in deck.slides for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE]
+    assert len(pictures) == 2
+    for pic in pictures:
+        assert 0 <= pic.left and pic.left + pic.width <= deck.slide_width
+        assert 0 <= pic.top and pic.top + pic.height <= deck.slide_height

@@ -7,6 +7,7 @@ gathers them all so that `briefkit check` can report every finding in one run.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import re
 import stat
@@ -17,9 +18,10 @@ from typing import Any
 import yaml
 
 from briefkit.errors import BuildError, BuildErrors, Origin
+from briefkit.images import image_problem
 from briefkit.io import stem_problem
-from briefkit.limits import (MAX_BRACKET_DEPTH, MAX_FILE_BYTES, MAX_FRONT_MATTER_BYTES, MAX_INLINE_DEPTH, MAX_NESTING, MAX_NOTES,
-                             MAX_PARAGRAPH_CHARS, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS, MAX_YAML_DEPTH)
+from briefkit.limits import (MAX_BRACKET_DEPTH, MAX_FILE_BYTES, MAX_FRONT_MATTER_BYTES, MAX_IMAGE_BYTES,
+                             MAX_INLINE_DEPTH, MAX_NESTING, MAX_NOTES, MAX_PARAGRAPH_CHARS, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS, MAX_YAML_DEPTH)
 from briefkit.model import NOTE_STYLES
 
 KINDS = ("briefing", "section", "pillar")
@@ -629,9 +631,22 @@ def image_problems(src: str, root: Path) -> list[str]:
     target = (root / src).resolve()
     if not target.is_relative_to(root.resolve()):
         return [f"image '{src}' lies outside the content folder; refused"]
-    if not target.is_file():
+    try:
+        st = target.stat()
+    except OSError:
         return [f"image '{src}' does not exist"]
-    return []
+    problem = _image_file_problem(target, st.st_mtime_ns, st.st_size)
+    return [f"image '{src}' {problem}"] if problem else []
+
+
+@functools.lru_cache(maxsize=256)
+def _image_file_problem(target: Path, mtime_ns: int, size: int) -> str | None:
+    """Checked once per version of a file (loading and each parse ask again)."""
+    try:
+        data = read_regular(target, str(target), MAX_IMAGE_BYTES)
+    except BuildError as e:
+        return f"cannot be used: {e.message}"
+    return image_problem(data)
 
 
 def load_content(content_dir: Path, *, strict: bool = False) -> Content:

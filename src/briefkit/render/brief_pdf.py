@@ -285,10 +285,10 @@ class _Brief:
         return [Spacer(1, 2), KeepTogether([table]), Spacer(1, 12)]
 
     def _image(self, path: str, width: float) -> RLImage:
+        """At its natural size (a pixel a point), scaled down to fit the frame's width and most of its height."""
         img = RLImage(path)
-        if img.imageWidth > width:
-            img = RLImage(path, width=width, height=img.imageHeight * width / img.imageWidth)
-        return img
+        scale = min(1.0, width / img.imageWidth, self.frame_height * 0.9 / img.imageHeight)
+        return RLImage(path, width=img.imageWidth * scale, height=img.imageHeight * scale) if scale < 1 else img
 
     def endnotes(self) -> list:
         if not self.doc.endnotes:

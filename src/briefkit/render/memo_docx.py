@@ -284,15 +284,17 @@ class _Writer:
 
     def _image(self, path: str, alt: str, c) -> None:
         section = self.word.sections[0]
-        width = Emu(section.page_width - section.left_margin - section.right_margin)
+        width = section.page_width - section.left_margin - section.right_margin
+        height = (section.page_height - section.top_margin - section.bottom_margin) * 0.9
         from PIL import Image as PILImage
 
         with PILImage.open(path) as im:
             w, h = im.size
             dpi = im.info.get("dpi", (96, 96))[0] or 96
-        natural = Emu(int(w / dpi * 914400))
+        natural = w / dpi * 914400
+        shown = min(natural, width, height * w / h)  # within the text width and most of the page height
         run = c.add_paragraph().add_run()
-        run.add_picture(path, width=min(width, natural))
+        run.add_picture(path, width=Emu(int(shown)))
         docpr = run._r.find(".//" + qn("wp:docPr"))
         if docpr is not None:
             docpr.set("descr", alt)
