@@ -72,9 +72,13 @@ def assert_nothing_overflows(prs) -> None:
 
 
 def _titles(prs) -> list[str]:
-    """Each slide's first non-empty text: its title."""
-    return [next((sh.text_frame.text for sh in slide.shapes if sh.has_text_frame and sh.text_frame.text), "")
-            for slide in prs.slides]
+    """Each slide's title: the text of its title placeholder (every slide has one)."""
+    titles = []
+    for n, slide in enumerate(prs.slides, 1):
+        title = slide.shapes.title
+        assert title is not None and title.is_placeholder and title.placeholder_format.idx == 0, n
+        titles.append(title.text_frame.text)
+    return titles
 
 
 def _superscripts(prs) -> list[tuple[int, str, str]]:
@@ -195,13 +199,30 @@ def test_reference_pptx_supplies_the_master(tmp_path):
     shutil.copytree(TEMPLATES, templates)
     ref = Presentation()
     ref.slide_width, ref.slide_height = Emu(12192000), Emu(6858000)
-    ref.slide_layouts[0].name  # the default template's layouts carry the usual names
     ref.save(str(templates / "reference.pptx"))
     out = tmp_path / "out"
     assert main(["build", "--templates", str(templates), "--content", str(CONTENT), "--out", str(out), "--format", "pptx", "-q"]) == 0
     prs = Presentation(str(out / "deck.pptx"))
     layouts = {s.slide_layout.name for s in prs.slides}
-    assert {"Title Slide", "Section Header", "Title Only"} <= layouts
+    assert {"Title Slide", "Section Header", "Title and Content", "Title Only"} <= layouts
+    assert all(t for t in _titles(prs))
+    assert_nothing_overflows(prs)
+
+
+def test_reference_pptx_without_a_layout_is_an_error(tmp_path, capsys):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    ref = Presentation()
+    ref.slide_layouts.remove(ref.slide_layouts.get_by_name("Section Header"))
+    ref.save(str(templates / "reference.pptx"))
+    out = tmp_path / "out"
+    assert main(["build", "--templates", str(templates), "--content", str(CONTENT), "--out", str(out), "--format", "pptx", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{templates}/reference.pptx: error: the reference deck has no 'Section Header' layout (it has: Title Slide, "
+                   "Title and Content, Two Content, Comparison, Title Only, Blank, Content with Caption, Picture with Caption, "
+                   "Title and Vertical Text, Vertical Title and Text); the deck uses Title Slide, Section Header, "
+                   "Title and Content, Title Only"]
+    assert not out.exists() or not (out / "deck.pptx").exists()
 
 
 @needs_libreoffice

@@ -67,7 +67,7 @@ class Slide:
     figures: tuple[KeyFigure, ...] = ()
     image: str = ""
     notes: str = ""
-    body: Box = field(default_factory=lambda: Box(MARGIN_X, BODY_TOP, SLIDE_W - 2 * MARGIN_X, BODY_BOTTOM - BODY_TOP))
+    body: Box = field(default_factory=lambda: body_box())
 
 
 # Measuring ---------------------------------------------------------------------
@@ -268,6 +268,11 @@ def plan_deck(doc: Document, theme: Theme) -> tuple[Slide, ...]:
         slides += [Slide("image", d.title, image=path, notes=notes or d.title) for path in d.images]
     slides += _endnote_slides(doc.endnotes, theme, measure, style)
     return tuple(replace(s, title_size=_title_size(s, theme, measure)) for s in slides)
+
+
+def body_box() -> Box:
+    """Where a content slide's text goes (the master's body placeholder)."""
+    return Box(MARGIN_X, BODY_TOP, SLIDE_W - 2 * MARGIN_X, BODY_BOTTOM - BODY_TOP)
 
 
 def title_box(kind: str) -> Box:

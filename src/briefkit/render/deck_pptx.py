@@ -11,45 +11,53 @@ from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
+from briefkit.errors import BuildError, Origin
 from briefkit.model import Document
-from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
+from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER,
                                        SLIDE_W, Box, Measure, Para, Run, Slide, plan_deck, runs_of, title_box)
 from briefkit.stamp import build_time, fixed_zip
+from briefkit.templates import DEFAULTS
 from briefkit.theme import Theme
 
-_LAYOUTS = {"title": ("Title Slide",), "section": ("Section Header",), "default": ("Title Only", "Blank")}
+# The layouts the deck is built on, by the names PowerPoint gives them.
+LAYOUTS = {"title": "Title Slide", "section": "Section Header", "content": "Title and Content",
+           "endnotes": "Title and Content", "figures": "Title Only", "image": "Title Only"}
 
 
 class _Deck:
     def __init__(self, doc: Document, theme: Theme) -> None:
         self.doc, self.theme = doc, theme
         reference = theme.templates.find("reference.pptx")
-        self.reference = reference is not None
-        self.prs = Presentation(str(reference)) if reference else Presentation()
-        if self.reference:
-            _drop_slides(self.prs)
-        else:
-            self.prs.slide_width, self.prs.slide_height = Emu(12192000), Emu(6858000)  # 13.333 x 7.5 in
+        if reference is None:
+            raise BuildError("no reference.pptx among the templates; the built-in one is missing from the installation")
+        # a project's own master keeps its backgrounds; the built-in one gets the theme's colours
+        self.own_master = reference.parent.resolve() != DEFAULTS.resolve()
+        self.prs = Presentation(str(reference))
+        _drop_slides(self.prs)
+        self.layouts = _layouts(self.prs, theme.templates.display(reference))
         self.measure = Measure(theme)
 
     def _rgb(self, hex_: str) -> RGBColor:
         return RGBColor.from_string(hex_)
 
-    def _layout(self, kind: str):
-        """Blank slides by default; with a reference deck, its layouts by their usual names."""
-        layouts = self.prs.slide_layouts
-        if not self.reference:
-            return layouts[6]
-        for name in _LAYOUTS.get(kind, ()) + _LAYOUTS["default"]:
-            for layout in layouts:
-                if layout.name == name:
-                    return layout
-        return layouts[len(layouts) - 1]
-
     # shapes -------------------------------------------------------------------
 
-    def _box(self, slide, box: Box, anchor=MSO_ANCHOR.TOP):
+    def _box(self, slide, box: Box, anchor=MSO_ANCHOR.TOP, name: str = ""):
         shape = slide.shapes.add_textbox(Inches(box.left), Inches(box.top), Inches(box.width), Inches(box.height))
+        if name:
+            shape.name = name
+        return self._frame(shape, anchor)
+
+    def _placeholder(self, shape, box: Box, anchor=MSO_ANCHOR.TOP):
+        """A placeholder set where the plan measured its text."""
+        shape.left, shape.top, shape.width, shape.height = (Inches(v) for v in (box.left, box.top, box.width, box.height))
+        return self._frame(shape, anchor)
+
+    def _text_area(self, slide, placeholder, box: Box, name: str):
+        """The layout's body placeholder where it has one, else a text box."""
+        return self._placeholder(placeholder, box) if placeholder is not None else self._box(slide, box, name=name)
+
+    def _frame(self, shape, anchor):
         tf = shape.text_frame
         tf.word_wrap = True
         tf.auto_size = MSO_AUTO_SIZE.NONE
@@ -58,8 +66,9 @@ class _Deck:
         tf.vertical_anchor = anchor
         return tf
 
-    def _rect(self, slide, left, top, width, height, fill: str):
+    def _rect(self, slide, left, top, width, height, fill: str, name: str):
         shape = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, Inches(left), Inches(top), Inches(width), Inches(height))
+        shape.name = name
         shape.fill.solid()
         shape.fill.fore_color.rgb = self._rgb(fill)
         shape.line.fill.background()
@@ -69,18 +78,19 @@ class _Deck:
     def _paragraphs(self, tf, paras: tuple[Para, ...], size: float, colour: str, after: bool = True) -> None:
         for i, para in enumerate(paras):
             p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
+            p.alignment = PP_ALIGN.LEFT  # not the placeholder's, which may centre
             p.line_spacing = Pt(size * LINE)
             p.space_before = Pt(0)
             p.space_after = Pt(size * PARA_AFTER if after else 0)
-            if para.level:
-                self._bullet(p, para)
+            self._bullet(p, para)
             for run in para.runs:
                 self._run(p, run, size, colour)
 
     def _bullet(self, p, para: Para) -> None:
+        """Indent and bullet set on every paragraph: a placeholder would otherwise inherit the master's."""
         ppr = p._p.get_or_add_pPr()
         ppr.set("marL", str(int(Inches(para.level * BULLET_INDENT))))
-        ppr.set("indent", str(-int(Inches(BULLET_INDENT * 0.8))))
+        ppr.set("indent", str(-int(Inches(BULLET_INDENT * 0.8)) if para.level else 0))
         if not para.bullet:
             ppr.append(ppr.makeelement(qn("a:buNone"), {}))
             return
@@ -107,14 +117,16 @@ class _Deck:
             r.hyperlink.address = run.url
 
     def _title(self, slide, s: Slide, colour: str) -> None:
-        tf = self._box(slide, title_box(s.kind), MSO_ANCHOR.BOTTOM if s.kind != "content" else MSO_ANCHOR.MIDDLE)
+        box = title_box(s.kind)
+        tf = self._placeholder(slide.shapes.title, box, MSO_ANCHOR.BOTTOM if s.kind in ("title", "section") else MSO_ANCHOR.MIDDLE)
         self._paragraphs(tf, (Para((Run(s.title, bold=True),)),), s.title_size, colour, after=False)
 
     def _furniture(self, slide, number: int) -> None:
         t = self.theme
-        self._rect(slide, MARGIN_X, 1.42, 1.1, 0.06, t.colour.accent)
-        for text, left, align in ((self.doc.meta.short_title, MARGIN_X, PP_ALIGN.LEFT), (str(number), SLIDE_W - MARGIN_X - 1.5, PP_ALIGN.RIGHT)):
-            tf = self._box(slide, Box(left, 6.95, 6.0 if align == PP_ALIGN.LEFT else 1.5, 0.35))
+        self._rect(slide, MARGIN_X + INSET_X, 1.42, 1.1, 0.06, t.colour.accent, "Decoration: accent rule")
+        for text, left, align, name in ((self.doc.meta.short_title, MARGIN_X, PP_ALIGN.LEFT, "Footer"),
+                                        (str(number), SLIDE_W - MARGIN_X - 1.5, PP_ALIGN.RIGHT, "Slide number")):
+            tf = self._box(slide, Box(left, 6.95, 6.0 if align == PP_ALIGN.LEFT else 1.5, 0.35), name=name)
             tf.paragraphs[0].alignment = align
             self._paragraphs(tf, (Para((Run(text),)),), 10, t.colour.muted, after=False)
 
@@ -122,29 +134,29 @@ class _Deck:
 
     def slide(self, s: Slide, number: int) -> None:
         t = self.theme
-        slide = self.prs.slides.add_slide(self._layout(s.kind))
-        if self.reference:
-            _clear_placeholders(slide)
+        slide = self.prs.slides.add_slide(self.layouts[LAYOUTS[s.kind]])
+        band = s.kind in ("title", "section") and not self.own_master
+        if band:
+            slide.background.fill.solid()
+            slide.background.fill.fore_color.rgb = self._rgb(t.colour.primary)
+        body = _body_placeholder(slide)
         match s.kind:
             case "title":
-                if not self.reference:
-                    self._rect(slide, 0, 0, SLIDE_W, SLIDE_H, t.colour.primary)
-                self._title(slide, s, "FFFFFF" if not self.reference else t.colour.primary)
-                self._rect(slide, 0.9 + INSET_X, 4.05, 2.0, 0.08, t.colour.accent)
+                self._title(slide, s, "FFFFFF" if band else t.colour.primary)
+                self._rect(slide, 0.9 + INSET_X, 4.05, 2.0, 0.08, t.colour.accent, "Decoration: accent rule")
                 m = self.doc.meta
                 lines = [Para((Run(x, bold=i == 0),)) for i, x in enumerate(s.subtitle.split("\n")) if x]
-                tf = self._box(slide, Box(0.9, 4.3, SLIDE_W - 1.8, 1.3))
-                self._paragraphs(tf, tuple(lines), 18, "FFFFFF" if not self.reference else t.colour.text, after=False)
+                tf = self._text_area(slide, body, Box(0.9, 4.3, SLIDE_W - 1.8, 1.3), "Subtitle")
+                self._paragraphs(tf, tuple(lines), 18, "FFFFFF" if band else t.colour.text, after=False)
                 byline = [Para((Run("; ".join(m.authors)),))]
                 if m.supervisor:
                     byline.insert(0, Para((Run(f"{t.labels.supervised_by} {m.supervisor}"),)))
-                tf = self._box(slide, Box(0.9, 5.7, SLIDE_W - 1.8, 1.2))
-                self._paragraphs(tf, tuple(byline), 14, "D9E2EC" if not self.reference else t.colour.muted, after=False)
+                tf = self._box(slide, Box(0.9, 5.7, SLIDE_W - 1.8, 1.2), name="Byline")
+                self._paragraphs(tf, tuple(byline), 14, "D9E2EC" if band else t.colour.muted, after=False)
+                body = None
             case "section":
-                if not self.reference:
-                    self._rect(slide, 0, 0, SLIDE_W, SLIDE_H, t.colour.primary)
-                self._rect(slide, 0.9 + INSET_X, 4.55, 1.6, 0.08, t.colour.accent)
-                self._title(slide, s, "FFFFFF" if not self.reference else t.colour.primary)
+                self._rect(slide, 0.9 + INSET_X, 4.55, 1.6, 0.08, t.colour.accent, "Decoration: accent rule")
+                self._title(slide, s, "FFFFFF" if band else t.colour.primary)
             case "figures":
                 self._title(slide, s, t.colour.primary)
                 self._furniture(slide, number)
@@ -156,8 +168,10 @@ class _Deck:
             case _:
                 self._title(slide, s, t.colour.primary)
                 self._furniture(slide, number)
-                tf = self._box(slide, s.body)
-                self._paragraphs(tf, s.paras, s.size, t.colour.text)
+                self._paragraphs(self._text_area(slide, body, s.body, "Text"), s.paras, s.size, t.colour.text)
+                body = None
+        if body is not None:  # a layout's body placeholder the slide does not use
+            body._element.getparent().remove(body._element)
         slide.notes_slide.notes_text_frame.text = s.notes
 
     def _figures(self, slide, s: Slide) -> None:
@@ -168,8 +182,8 @@ class _Deck:
         style = self.doc.meta.endnote_style
         for i, fig in enumerate(s.figures):
             left = s.body.left + i * (width + gap)
-            self._rect(slide, left, top, width, height, t.colour.callout_fill)
-            self._rect(slide, left, top, width, 0.07, t.colour.accent)
+            self._rect(slide, left, top, width, height, t.colour.callout_fill, "Decoration: card")
+            self._rect(slide, left, top, width, 0.07, t.colour.accent, "Decoration: card rule")
             value = runs_of(fig.value, style, bold=True)
             size = t.deck.figure_size
             box = Box(left + 0.15, top + 0.3, width - 0.3, size * LINE / 72 + 2 * INSET_Y)
@@ -220,7 +234,18 @@ def _drop_slides(prs) -> None:
         ids.remove(sld)
 
 
-def _clear_placeholders(slide) -> None:
-    for shape in list(slide.placeholders):
-        shape._element.getparent().remove(shape._element)
+def _layouts(prs, display: str) -> dict:
+    """The master's layouts the deck uses, by name; one missing or without a title is an error."""
+    found = {layout.name: layout for layout in prs.slide_layouts}
+    for name in dict.fromkeys(LAYOUTS.values()):
+        if name not in found:
+            raise BuildError(f"the reference deck has no '{name}' layout (it has: {', '.join(found) or 'none'}); "
+                             f"the deck uses {', '.join(dict.fromkeys(LAYOUTS.values()))}", Origin(display, 0))
+        if not any(ph.placeholder_format.idx == 0 for ph in found[name].placeholders):
+            raise BuildError(f"the reference deck's '{name}' layout has no title placeholder", Origin(display, 0))
+    return found
 
+
+def _body_placeholder(slide):
+    """The slide's first placeholder other than its title (body, subtitle), or None."""
+    return next((ph for ph in slide.placeholders if ph.placeholder_format.idx != 0), None)
