@@ -99,18 +99,6 @@ def test_metadata_and_language(theme):
     assert reader.trailer["/Root"]["/Lang"] == "en-US"
 
 
-def test_fonts_are_embedded_truetype(theme):
-    reader = pypdf.PdfReader(io.BytesIO(render_brief(every_node_document(), theme)))
-    fonts = set()
-    for page in reader.pages:
-        for f in (page["/Resources"].get("/Font") or {}).values():
-            f = f.get_object()
-            if "/FontDescriptor" in f:
-                assert "/FontFile2" in f["/FontDescriptor"]
-                fonts.add(str(f["/BaseFont"]))
-    assert any("BriefSans" in f or "Vera" in f for f in fonts)
-
-
 def test_long_url_and_word_stay_inside_the_margins(theme):
     doc = every_node_document()
     long_url = "https://example.org/" + "segment/" * 60 + "end"
@@ -125,6 +113,8 @@ def _assert_inside_margins(data: bytes, theme) -> None:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         for page in pdf.pages:
             for ch in page.chars:
+                if ch["text"].isspace():  # a space that ends a line may touch the margin; ink may not
+                    continue
                 assert ch["x0"] >= left - 1 and ch["x1"] <= page.width - right + 1, (page.page_number, ch["text"])
                 assert ch["top"] >= 0 and ch["bottom"] <= page.height
 

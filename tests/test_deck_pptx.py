@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import reportlab
 import yaml
 from PIL import ImageFont
 from pptx import Presentation
@@ -17,18 +16,19 @@ from pptx.util import Emu
 from briefkit.cli import main
 from conftest import CONTENT, TEMPLATES, docx_endnotes, libreoffice_pdf, needs_libreoffice, write
 
-FONTS = Path(reportlab.__file__).parent / "fonts"
+FONTS = TEMPLATES / "fonts"  # Carlito, metric-compatible with the Calibri the deck names
 A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 
 
 @lru_cache(maxsize=None)
 def _font(bold: bool, italic: bool) -> ImageFont.FreeTypeFont:
-    name = {(False, False): "Vera.ttf", (True, False): "VeraBd.ttf", (False, True): "VeraIt.ttf", (True, True): "VeraBI.ttf"}
+    name = {(False, False): "Carlito-Regular.ttf", (True, False): "Carlito-Bold.ttf", (False, True): "Carlito-Italic.ttf",
+            (True, True): "Carlito-BoldItalic.ttf"}
     return ImageFont.truetype(str(FONTS / name[(bold, italic)]), 100)
 
 
 def _text_height(shape) -> float:
-    """Points the shape's text needs when wrapped greedily at spaces, by Vera's glyph widths."""
+    """Points the shape's text needs when wrapped greedily at spaces, by Carlito's glyph widths."""
     tf = shape.text_frame
     width = Emu(shape.width - tf.margin_left - tf.margin_right).pt
     total = 0.0

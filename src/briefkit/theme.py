@@ -13,12 +13,20 @@ from briefkit.templates import Templates
 
 @dataclass(frozen=True, slots=True)
 class Font:
-    name: str
+    """Family names written into memo and deck, and the TrueType files behind them."""
+
+    name: str  # sans
+    serif: str
     mono: str
     regular: str
     bold: str
     italic: str
     bold_italic: str
+    serif_regular: str
+    serif_bold: str
+    serif_italic: str
+    serif_bold_italic: str
+    mono_regular: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +107,10 @@ class Theme:
         return (self.size.h1, self.size.h2, self.size.h3)[min(level, 3) - 1]
 
     def font_file(self, style: str) -> Path:
-        """Path of the TrueType file for 'regular', 'bold', 'italic' or 'bold_italic'."""
+        """Path of the TrueType file for 'regular', 'bold', 'italic' or 'bold_italic' (the sans
+        family), 'serif_regular' … 'serif_bold_italic', or 'mono_regular'."""
         name = getattr(self.font, style)
-        found = self.templates.find(name)
+        found = self.templates.find(name) or self.templates.find(f"fonts/{name}")
         if found is None and (_reportlab_fonts() / name).is_file():
             found = _reportlab_fonts() / name
         if found is None:

@@ -1,4 +1,4 @@
-"""The PDF brief: reportlab platypus, embedded Vera, contents page, outline, linked notes."""
+"""The PDF brief: reportlab platypus, embedded theme fonts, contents page, outline, linked notes."""
 
 from __future__ import annotations
 
@@ -27,16 +27,25 @@ from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Documen
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
 
-FAMILY = "BriefSans"
+SANS, SERIF, MONO = "BriefSans", "BriefSerif", "BriefMono"
+# Table cells that hold no paragraph still set a font: ours, so that no unembedded one is named
+_TABLE_FONT = ("FONTNAME", (0, 0), (-1, -1), SANS)
+_STYLES = (("regular", ""), ("bold", "-Bold"), ("italic", "-Italic"), ("bold_italic", "-BoldItalic"))
 
 
 def _register_fonts(theme: Theme) -> None:
-    if FAMILY in pdfmetrics.getRegisteredFontNames():
-        return
-    for style, suffix in (("regular", ""), ("bold", "-Bold"), ("italic", "-Italic"), ("bold_italic", "-BoldItalic")):
-        pdfmetrics.registerFont(TTFont(FAMILY + suffix, str(theme.font_file(style))))
-    pdfmetrics.registerFontFamily(FAMILY, normal=FAMILY, bold=FAMILY + "-Bold", italic=FAMILY + "-Italic",
-                                  boldItalic=FAMILY + "-BoldItalic")
+    """Embed the theme's TrueType files under fixed names (registered again when a file changes)."""
+    files = {SANS + suffix: theme.font_file(style) for style, suffix in _STYLES}
+    files |= {SERIF + suffix: theme.font_file("serif_" + style) for style, suffix in _STYLES}
+    files[MONO] = theme.font_file("mono_regular")
+    registered = set(pdfmetrics.getRegisteredFontNames())
+    for name, path in files.items():
+        if name not in registered or pdfmetrics.getFont(name).face.filename != str(path):
+            pdfmetrics.registerFont(TTFont(name, str(path)))
+    for family in (SANS, SERIF):
+        pdfmetrics.registerFontFamily(family, normal=family, bold=family + "-Bold", italic=family + "-Italic",
+                                      boldItalic=family + "-BoldItalic")
+    pdfmetrics.registerFontFamily(MONO, normal=MONO, bold=MONO, italic=MONO, boldItalic=MONO)
 
 
 def _hex(value: str) -> colors.Color:
@@ -66,11 +75,11 @@ class _Styles:
 def stylesheet(theme: Theme) -> _Styles:
     """Paragraph styles by role, all built from the theme."""
     s, c = theme.size, theme.colour
-    body = ParagraphStyle("body", fontName=FAMILY, fontSize=s.body, leading=s.body * theme.leading,
+    body = ParagraphStyle("body", fontName=SERIF, fontSize=s.body, leading=s.body * theme.leading,
                           textColor=_hex(c.text), spaceAfter=theme.spacing.paragraph_after, splitLongWords=1,
                           allowWidows=0, allowOrphans=0)
     headings = tuple(
-        ParagraphStyle(f"heading{n}", parent=body, fontName=FAMILY + "-Bold", fontSize=theme.heading_size(n),
+        ParagraphStyle(f"heading{n}", parent=body, fontName=SANS + "-Bold", fontSize=theme.heading_size(n),
                        leading=theme.heading_size(n) * 1.25, textColor=_hex(c.primary),
                        spaceBefore=theme.spacing.heading_before * (1.3 if n == 1 else 1),
                        spaceAfter=theme.spacing.heading_after, keepWithNext=1)
@@ -81,30 +90,30 @@ def stylesheet(theme: Theme) -> _Styles:
         heading=headings,
         bullet=ParagraphStyle("bullet", parent=body, spaceAfter=3),
         quote=ParagraphStyle("quote", parent=body, leftIndent=18, rightIndent=18, textColor=_hex(c.muted),
-                             fontName=FAMILY + "-Italic"),
-        code=ParagraphStyle("code", parent=body, fontName="Courier", fontSize=s.small, leading=s.small * 1.3,
+                             fontName=SERIF + "-Italic"),
+        code=ParagraphStyle("code", parent=body, fontName=MONO, fontSize=s.small, leading=s.small * 1.3,
                             backColor=_hex(c.callout_fill), borderPadding=6, leftIndent=6, rightIndent=6,
                             spaceBefore=6, spaceAfter=12),
-        cell=ParagraphStyle("cell", parent=body, spaceAfter=0, **small),
-        cell_head=ParagraphStyle("cell_head", parent=body, spaceAfter=0, fontName=FAMILY + "-Bold",
+        cell=ParagraphStyle("cell", parent=body, fontName=SANS, spaceAfter=0, **small),
+        cell_head=ParagraphStyle("cell_head", parent=body, spaceAfter=0, fontName=SANS + "-Bold",
                                  textColor=colors.white, **small),
-        callout_title=ParagraphStyle("callout_title", parent=body, fontName=FAMILY + "-Bold",
+        callout_title=ParagraphStyle("callout_title", parent=body, fontName=SANS + "-Bold",
                                      textColor=_hex(c.primary), spaceAfter=2),
-        figure_value=ParagraphStyle("figure_value", parent=body, fontName=FAMILY + "-Bold", fontSize=s.figure,
+        figure_value=ParagraphStyle("figure_value", parent=body, fontName=SANS + "-Bold", fontSize=s.figure,
                                     leading=s.figure * 1.15, textColor=_hex(c.accent), spaceAfter=2),
-        figure_label=ParagraphStyle("figure_label", parent=body, fontName=FAMILY + "-Bold",
+        figure_label=ParagraphStyle("figure_label", parent=body, fontName=SANS + "-Bold",
                                     textColor=_hex(c.primary), spaceAfter=2, **small),
-        figure_note=ParagraphStyle("figure_note", parent=body, textColor=_hex(c.muted), spaceAfter=0, **small),
+        figure_note=ParagraphStyle("figure_note", parent=body, fontName=SANS, textColor=_hex(c.muted), spaceAfter=0, **small),
         endnote=ParagraphStyle("endnote", parent=body, fontSize=s.endnote, leading=s.endnote * 1.4, leftIndent=26,
                                firstLineIndent=-26, spaceAfter=4),
-        title=ParagraphStyle("title", parent=body, fontName=FAMILY + "-Bold", fontSize=s.title,
+        title=ParagraphStyle("title", parent=body, fontName=SANS + "-Bold", fontSize=s.title,
                              leading=s.title * 1.2, textColor=_hex(c.primary), spaceAfter=14),
-        cover=ParagraphStyle("cover", parent=body, fontSize=s.subtitle - 1, leading=(s.subtitle - 1) * 1.4,
+        cover=ParagraphStyle("cover", parent=body, fontName=SANS, fontSize=s.subtitle - 1, leading=(s.subtitle - 1) * 1.4,
                              textColor=_hex(c.muted)),
-        cover_strong=ParagraphStyle("cover_strong", parent=body, fontName=FAMILY + "-Bold", fontSize=s.subtitle,
+        cover_strong=ParagraphStyle("cover_strong", parent=body, fontName=SANS + "-Bold", fontSize=s.subtitle,
                                     leading=s.subtitle * 1.4, textColor=_hex(c.primary)),
         toc=tuple(ParagraphStyle(f"toc{n}", parent=body, leftIndent=16 * n, firstLineIndent=0,
-                                 fontName=FAMILY + ("-Bold" if n == 0 else ""), spaceBefore=6 if n == 0 else 1,
+                                 fontName=SANS + ("-Bold" if n == 0 else ""), spaceBefore=6 if n == 0 else 1,
                                  spaceAfter=1) for n in range(3)),
     )
 
@@ -133,7 +142,7 @@ class _Brief:
             case Strong(children):
                 return "<b>" + self.markup(children) + "</b>"
             case Code(text):
-                return f'<font face="Courier">{escape(text)}</font>' if _latin1(text) else escape(text)
+                return f'<font face="{MONO}">{escape(text)}</font>'
             case LineBreak():
                 return "<br/>"
             case Link(children, url):
@@ -179,11 +188,9 @@ class _Brief:
                             else self.nested(b, width - 36))
                 return out
             case CodeBlock(text):
-                style = st.code if _latin1(text) else ParagraphStyle("code_u", parent=st.code, fontName=FAMILY)
-                # lines wrap at the width: Courier's advance is 0.6 em, no Vera glyph is wider than 1 em
-                advance = 0.6 if style.fontName == "Courier" else 1.0
-                columns = max(10, int((width - 2 * style.leftIndent - 12) / (advance * style.fontSize)))
-                return [Preformatted(text, style, maxLineLength=columns, newLineChars="")]
+                # lines wrap at the width: a monospaced font's advance is 0.6 em (Courier New's metrics)
+                columns = max(10, int((width - 2 * st.code.leftIndent - 12) / (0.6 * st.code.fontSize)))
+                return [Preformatted(text, st.code, maxLineLength=columns, newLineChars="")]
             case Table():
                 return [self._table(block, width), Spacer(1, 8)]
             case Callout(kind="figures"):
@@ -207,7 +214,7 @@ class _Brief:
                             else self.nested(b, width - 18))
             items.append(ListItem(content))
         kw = dict(bulletType="1", start=block.start) if ordered else dict(bulletType="bullet", start="•")
-        return ListFlowable(items, leftIndent=18, bulletFontName=FAMILY, bulletFontSize=st.body.fontSize,
+        return ListFlowable(items, leftIndent=18, bulletFontName=SANS, bulletFontSize=st.body.fontSize,
                             bulletColor=_hex(self.theme.colour.primary), spaceAfter=6, **kw)
 
     def _table(self, block: Table, width: float):
@@ -230,7 +237,7 @@ class _Brief:
         repeat = 1 if block.header and sum(len(plain_text(h)) for h in block.header) < 200 else 0
         table = RLTable(rows, colWidths=[width / ncols] * ncols, repeatRows=repeat, hAlign="LEFT",
                         splitInRow=24)  # rows taller than a page split, 24 pt at least
-        style = [("GRID", (0, 0), (-1, -1), 0.5, _hex(c.rule)), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        style = [_TABLE_FONT, ("GRID", (0, 0), (-1, -1), 0.5, _hex(c.rule)), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                  ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
         if block.header:
             style.append(("BACKGROUND", (0, 0), (-1, 0), _hex(c.primary)))
@@ -250,7 +257,7 @@ class _Brief:
                 rows += [[f] for f in self.nested(b, inner)]
         table = RLTable(rows, colWidths=[width], hAlign="LEFT", splitInRow=24)  # rows taller than a page split, 24 pt at least
         table.setStyle(TableStyle([
-            ("BACKGROUND", (0, 0), (-1, -1), _hex(c.callout_fill)),
+            _TABLE_FONT, ("BACKGROUND", (0, 0), (-1, -1), _hex(c.callout_fill)),
             ("LINEBEFORE", (0, 0), (0, -1), 3, _hex(c.callout_border)),
             ("LEFTPADDING", (0, 0), (-1, -1), 12), ("RIGHTPADDING", (0, 0), (-1, -1), 12),
             ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
@@ -275,7 +282,7 @@ class _Brief:
         cells = cells[:-1]
         widths = [w for _ in figures for w in (col, gap)][:-1]
         table = RLTable([cells], colWidths=widths, hAlign="LEFT", splitInRow=24)  # rows taller than a page split, 24 pt at least
-        style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 10),
+        style = [_TABLE_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 10),
                  ("RIGHTPADDING", (0, 0), (-1, -1), 10), ("TOPPADDING", (0, 0), (-1, -1), 8),
                  ("BOTTOMPADDING", (0, 0), (-1, -1), 10)]
         for i in range(0, len(widths), 2):
@@ -302,14 +309,6 @@ class _Brief:
             out.append(RLParagraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote))
             out += [RLParagraph(p, self.styles.endnote) for p in paragraphs[1:]]
         return out
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 class _DocTemplate(BaseDocTemplate):
@@ -366,14 +365,16 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     top, bottom = theme.page.margin_top * inch, theme.page.margin_bottom * inch
     width = pw - left - right
     pages = _PageTotal()
-    toc = TableOfContents(levelStyles=list(st.toc), dotsMinLevel=0)
+    toc = TableOfContents(levelStyles=list(st.toc), dotsMinLevel=0,
+                          tableStyle=TableStyle([_TABLE_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                                 ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
 
     def furniture(canv: Canvas, doc) -> None:
         pages.current = max(pages.current, doc.page)
         if doc.page == 1:
             return
         canv.saveState()
-        canv.setFont(FAMILY, theme.size.small)
+        canv.setFont(SANS, theme.size.small)
         canv.setFillColor(_hex(c.muted))
         canv.drawString(left, ph - top + 22, m.short_title)
         canv.setStrokeColor(_hex(c.rule))
@@ -408,7 +409,7 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
             out, pagesize=pagesize, leftMargin=left, rightMargin=right, topMargin=top, bottomMargin=bottom,
             title=m.title, author="; ".join(m.authors), subject=m.subject, keywords=", ".join(m.keywords),
             creator=f"briefkit{(' for ' + m.organization) if m.organization else ''}", lang=m.language,
-            invariant=1, initialFontName=FAMILY)
+            invariant=1, initialFontName=SERIF)
         frame = Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
                       topPadding=0, bottomPadding=0)
         template.addPageTemplates([PageTemplate(id="cover", frames=[frame], onPage=furniture),

@@ -66,7 +66,7 @@ class _Writer:
     def styles(self) -> None:
         t, styles = self.theme, self.word.styles
         normal = styles["Normal"]
-        _font(normal, t.font.name, t.size.body, t.colour.text)
+        _font(normal, t.font.serif, t.size.body, t.colour.text)
         normal.paragraph_format.space_after = Pt(t.spacing.paragraph_after)
         normal.paragraph_format.line_spacing = t.leading * 0.87  # Word's single spacing is already ~1.15 em
         lang = normal.element.get_or_add_rPr()
@@ -87,17 +87,21 @@ class _Writer:
         for name in ("List Bullet", "List Bullet 2", "List Bullet 3", "List Number", "List Number 2", "List Number 3"):
             styles[name].paragraph_format.space_after = Pt(3)
         quote = styles["Quote"]
-        _font(quote, t.font.name, t.size.body, t.colour.muted)
+        _font(quote, t.font.serif, t.size.body, t.colour.muted)
         quote.font.italic = True
         if "Endnote Text" not in [s.name for s in styles]:
             styles.add_style("Endnote Text", WD_STYLE_TYPE.PARAGRAPH).base_style = normal
-        _font(styles["Endnote Text"], t.font.name, t.size.endnote, t.colour.text)
+        _font(styles["Endnote Text"], t.font.serif, t.size.endnote, t.colour.text)
         styles["Endnote Text"].paragraph_format.space_after = Pt(4)
         if "Endnote Reference" not in [s.name for s in styles]:
             styles.add_style("Endnote Reference", WD_STYLE_TYPE.CHARACTER)
         styles["Endnote Reference"].font.superscript = True
         for name in ("Header", "Footer"):
             _font(styles[name], t.font.name, t.size.small, t.colour.muted)
+        for style in styles:  # the base template's Macro Text styles name Courier, which Office lacks
+            rfonts = style.element.rPr.find(qn("w:rFonts")) if style.element.rPr is not None else None
+            if rfonts is not None and rfonts.get(qn("w:ascii")) == "Courier":
+                style.font.name = t.font.mono
 
     def page_setup(self) -> None:
         t = self.theme
