@@ -71,3 +71,57 @@ def test_fonts_and_licences_ship_in_the_package():
         for style in ("Regular", "Bold", "Italic", "BoldItalic"):
             assert (fonts / f"{family}-{style}.ttf").stat().st_size > 10_000
         assert "SIL OPEN FONT LICENSE Version 1.1" in (fonts / f"{family}-OFL.txt").read_text()
+
+
+@pytest.fixture(scope="module")
+def adjacent(tmp_path_factory) -> Path:
+    """The real content with arabic note numbers and two notes cited together in a pillar summary."""
+    from briefkit.cli import main
+
+    root = tmp_path_factory.mktemp("adjacent")
+    content = root / "content"
+    shutil.copytree(CONTENT, content)
+    briefing = content / "briefing.md"
+    briefing.write_text(briefing.read_text().replace("endnote_style: lower-roman", "endnote_style: arabic"))
+    trade = content / "trade.md"
+    text = trade.read_text()
+    assert "prosperity and security.\n" in text
+    trade.write_text(text.replace("prosperity and security.\n", "prosperity and security.[^berg2021][^dickenson2014]\n", 1))
+    assert main(["build", "--content", str(content), "--templates", str(TEMPLATES), "--out", str(root / "out"), "-q"]) == 0
+    return root / "out"
+
+
+def _consecutive(first: str, second: str) -> bool:
+    return int(second) == int(first) + 1
+
+
+def test_adjacent_citations_stay_distinct_in_the_brief(adjacent):
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(adjacent / "brief.pdf").pages)
+    found = re.findall(r"prosperity and security\.(\d+),(\d+)", text)
+    assert found and all(_consecutive(a, b) for a, b in found), found
+
+
+def test_adjacent_citations_stay_distinct_in_the_memo(adjacent):
+    with zipfile.ZipFile(adjacent / "memo.docx") as z:
+        xml = z.read("word/document.xml").decode()
+    i = xml.index("prosperity and security.")
+    tail = xml[i:xml.index("</w:p>", i)]
+    refs = re.findall(r'<w:endnoteReference w:id="(\d+)"/>', tail)
+    assert len(refs) == 2 and _consecutive(*refs)
+    between = tail[tail.index("endnoteReference"):tail.rindex("endnoteReference")]
+    assert re.search(r'<w:rStyle w:val="EndnoteReference"/></w:rPr><w:t>,</w:t>', between), between
+
+
+def test_adjacent_citations_stay_distinct_in_the_deck(adjacent):
+    from pptx import Presentation
+
+    for slide in Presentation(str(adjacent / "deck.pptx")).slides:
+        for shape in slide.shapes:
+            for para in shape.text_frame.paragraphs if shape.has_text_frame else ():
+                runs = para.runs
+                texts = [r.text for r in runs]
+                if any("prosperity and security." in t for t in texts):
+                    sup = [r.text for r in runs if r._r.rPr is not None and int(r._r.rPr.get("baseline", "0")) > 0]
+                    assert len(sup) == 3 and sup[1] == "," and _consecutive(sup[0], sup[2]), sup
+                    return
+    pytest.fail("the pillar summary is on no slide")

@@ -240,6 +240,14 @@ _ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "x
 NOTE_STYLES = ("lower-roman", "arabic")
 
 
+NOTE_SEPARATOR = ","  # between adjacent citations, so that notes 1 and 2 read "1,2", never "12"
+
+
+def cites_next(inlines: tuple[Inline, ...], i: int) -> bool:
+    """Whether inlines[i] is a citation directly followed by another (it then takes a separator)."""
+    return isinstance(inlines[i], NoteRef) and i + 1 < len(inlines) and isinstance(inlines[i + 1], NoteRef)
+
+
 def note_label(number: int, style: str) -> str:
     """How a note number is printed: 'iv' in lower-roman, '4' in arabic."""
     if style == "arabic":

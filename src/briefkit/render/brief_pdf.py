@@ -21,9 +21,9 @@ from reportlab.platypus import Image as RLImage
 from reportlab.platypus.doctemplate import IndexingFlowable
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading, Image, Inline,
-                            LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
-                            block_text, key_figures, note_label, plain_text)
+from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
+                            Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
+                            block_text, cites_next, key_figures, note_label, plain_text)
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
 
@@ -131,7 +131,11 @@ class _Brief:
     # inlines -----------------------------------------------------------------
 
     def markup(self, inlines: tuple[Inline, ...]) -> str:
-        return "".join(self._markup(n) for n in inlines)
+        return "".join(self._markup(n) + (self._superscript(NOTE_SEPARATOR) if cites_next(inlines, i) else "")
+                       for i, n in enumerate(inlines))
+
+    def _superscript(self, markup: str) -> str:
+        return f'<super><font size="{self.theme.size.body * 0.62:.1f}">{markup}</font></super>'
 
     def _markup(self, node: Inline) -> str:
         match node:
@@ -152,8 +156,7 @@ class _Brief:
                 label = note_label(n, self.doc.meta.endnote_style)
                 anchor = "" if n in self.cited else f'<a name="cite-{n}"/>'
                 self.cited.add(n)
-                return (f'{anchor}<super><font size="{self.theme.size.body * 0.62:.1f}"><a href="#note-{n}" '
-                        f'color="#{self.theme.colour.link}">{label}</a></font></super>')
+                return anchor + self._superscript(f'<a href="#note-{n}" color="#{self.theme.colour.link}">{label}</a>')
         raise TypeError(f"brief: no case for {type(node).__name__}")
 
     # blocks ------------------------------------------------------------------

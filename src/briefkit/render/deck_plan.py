@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 
 from PIL import ImageFont
 
-from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, Image,
+from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, Image,
                             Inline, KeyFigure, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, block_text, key_figures, note_label, plain_text)
+                            Strong, Table, Text, block_text, cites_next, key_figures, note_label, plain_text)
 from briefkit.theme import Theme
 
 # Slide geometry, inches (16:9).
@@ -153,7 +153,9 @@ _PIECES = re.compile(r"( |\n)")
 
 def runs_of(inlines: tuple[Inline, ...], style: str, bold: bool = False, italic: bool = False, url: str = "") -> tuple[Run, ...]:
     out: list[Run] = []
-    for node in inlines:
+    for i, node in enumerate(inlines):
+        if i and cites_next(inlines, i - 1):
+            out.append(Run(NOTE_SEPARATOR, superscript=True))
         match node:
             case Text(text):
                 out.append(Run(text, bold, italic, url=url))

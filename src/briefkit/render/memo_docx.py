@@ -17,9 +17,9 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Emu, Inches, Pt, RGBColor
 
-from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
+from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, block_text, key_figures, note_label)
+                            Strong, Table, Text, block_text, cites_next, key_figures, note_label)
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
 
@@ -307,7 +307,9 @@ class _Writer:
 
     def _append(self, p, inlines, fmt: _Fmt, part=None) -> None:
         part = part or self.word.part
-        for node in inlines:
+        for i, node in enumerate(inlines):
+            if i and cites_next(inlines, i - 1):
+                p.append(self._run(NOTE_SEPARATOR, _Fmt(), style="EndnoteReference"))
             match node:
                 case Text(text):
                     p.append(self._run(text, fmt))
