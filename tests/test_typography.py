@@ -125,3 +125,90 @@ def test_adjacent_citations_stay_distinct_in_the_deck(adjacent):
                     assert len(sup) == 3 and sup[1] == "," and _consecutive(sup[0], sup[2]), sup
                     return
     pytest.fail("the pillar summary is on no slide")
+
+
+SAMPLE = "Utqiaġvik, Tromsø, Ðakovo, Łódź and Αθήνα"
+
+
+@pytest.fixture(scope="module")
+def letters(tmp_path_factory) -> Path:
+    """The real content with letters beyond Latin-1, Greek, straight quotes and a bare URL in a pillar summary."""
+    from briefkit.cli import main
+
+    root = tmp_path_factory.mktemp("letters")
+    content = root / "content"
+    shutil.copytree(CONTENT, content)
+    trade = content / "trade.md"
+    text = trade.read_text()
+    trade.write_text(text.replace("prosperity and security.\n", f"prosperity and security. {SAMPLE}: \"straight\" and "
+                                  "'single' -- see https://example.org/a?b=1&c=2.\n", 1))
+    assert main(["build", "--content", str(content), "--templates", str(TEMPLATES), "--out", str(root / "out"), "-q"]) == 0
+    return root / "out"
+
+
+EXPECTED = f"{SAMPLE}: \u201cstraight\u201d and \u2018single\u2019 \u2013 see https://example.org/a?b=1&c=2."
+
+
+def test_letters_and_quotes_round_trip_in_the_memo(letters):
+    from docx import Document
+
+    text = "\n".join(p.text for p in Document(str(letters / "memo.docx")).paragraphs)
+    assert EXPECTED in text
+
+
+def test_letters_and_quotes_round_trip_in_the_brief(letters):
+    import pdfplumber
+
+    with pdfplumber.open(letters / "brief.pdf") as pdf:
+        text = " ".join((p.extract_text() or "") for p in pdf.pages).replace("\n", " ")
+        greek = {c["fontname"].split("+")[-1] for p in pdf.pages for c in p.chars if c["text"] in "Αθήν"}
+    assert EXPECTED in text
+    assert greek and all(f.startswith("Carlito") for f in greek), greek  # Caladea has no Greek: Carlito stands in
+
+
+def test_letters_and_quotes_round_trip_in_the_deck(letters):
+    from pptx import Presentation
+
+    text = "\n".join(p.text for s in Presentation(str(letters / "deck.pptx")).slides for sh in s.shapes
+                     if sh.has_text_frame for p in sh.text_frame.paragraphs)
+    assert EXPECTED in text.replace("\v", " ").replace("\n", " ")
+
+
+def test_bare_url_is_a_link_in_every_format(letters):
+    import pdfplumber
+    from pptx import Presentation
+
+    url = "https://example.org/a?b=1&amp;c=2"
+    with zipfile.ZipFile(letters / "memo.docx") as z:
+        assert f'Target="{url}"' in z.read("word/_rels/document.xml.rels").decode()
+    with pdfplumber.open(letters / "brief.pdf") as pdf:
+        assert any(link.get("uri") == "https://example.org/a?b=1&c=2" for p in pdf.pages for link in p.hyperlinks)
+    deck = Presentation(str(letters / "deck.pptx"))
+    assert any(r.hyperlink.address == "https://example.org/a?b=1&c=2" for s in deck.slides for sh in s.shapes
+               if sh.has_text_frame for p in sh.text_frame.paragraphs for r in p.runs)
+
+
+def test_code_keeps_straight_quotes():
+    from briefkit.model import Code, Text
+    from briefkit.parsing import Parser
+
+    (para,) = Parser().blocks('Say "yes" and `x = "a" -- b`.')
+    assert para.children[0] == Text("Say \u201cyes\u201d and ") and para.children[1] == Code('x = "a" -- b')
+
+
+def test_a_character_no_font_has_is_a_warning_and_an_error_under_strict(tmp_path, capsys):
+    from briefkit.cli import main
+
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    intro = content / "introduction.md"
+    lines = intro.read_text().split("\n")
+    line = next(i for i, text in enumerate(lines) if text.startswith("The relationship")) + 1
+    lines[line - 1] += " A unicorn \U0001F984 and ġ."
+    intro.write_text("\n".join(lines))
+    assert main(["check", "--content", str(content), "--templates", str(TEMPLATES)]) == 0
+    err = capsys.readouterr().err
+    assert f"{content}/introduction.md:{line}: warning: '\U0001F984' (U+1F984)" in err
+    assert "U+0121" not in err  # ġ is in the fonts
+    assert main(["check", "--content", str(content), "--templates", str(TEMPLATES), "--strict"]) == 1
+    assert f"{content}/introduction.md:{line}: error: '\U0001F984' (U+1F984)" in capsys.readouterr().err

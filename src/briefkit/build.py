@@ -13,6 +13,7 @@ from typing import Callable
 from briefkit import __version__
 from briefkit.assembly import assemble
 from briefkit.errors import BuildError, BuildErrors
+from briefkit.glyphs import missing_glyphs
 from briefkit.io import write_all
 from briefkit.loading import Content, load_content
 from briefkit.model import Document, Meta
@@ -87,9 +88,10 @@ def prepare(content_dir: Path, template_dir: Path | None, formats: tuple[str, ..
     lost = [BuildError(f"note [^{key}] is cited, but no deliverable shows the citation "
                        "(is it in an extra table cell, or in a part no template uses?)", note.origin, "warning")
             for key, note in content.notes.items() if key in content.cited and key not in shown]
-    if lost and strict:
-        raise BuildErrors([w.as_error() for w in lost])
-    return Briefing(dict(zip(names, numbered)), theme, content, tuple(content.warnings) + tuple(lost))
+    findings = missing_glyphs(content, theme) + lost
+    if findings and strict:
+        raise BuildErrors([w.as_error() for w in findings])
+    return Briefing(dict(zip(names, numbered)), theme, content, tuple(content.warnings) + tuple(findings))
 
 
 def _note_body(parser: Parser, note) -> tuple:

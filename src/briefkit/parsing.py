@@ -1,7 +1,9 @@
 """Parse Markdown once with Python-Markdown and map its element tree to the model.
 
 Raw HTML and character entities are not interpreted: `<b>` and `&amp;` stay literal text.
-Only http, https and mailto links are kept as links; any other target shows as text.
+Only http, https and mailto links are kept as links; any other target shows as text. Bare
+http(s) URLs in text become links (as Pandoc's autolink_bare_uris), and straight quotes,
+`--`, `---` and `...` in prose become typographic ones (code and URLs are left as typed).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import xml.etree.ElementTree as etree
 from pathlib import Path
 
 import markdown
+from markdown.extensions.smarty import SmartyExtension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
@@ -31,6 +34,26 @@ class _NoteRefPattern(InlineProcessor):
         el = etree.Element("noteref")
         el.set("key", m.group(1))
         return el, m.start(0), m.end(0)
+
+
+class _BareUrlPattern(InlineProcessor):
+    """`https://example.org/a?b=1` in running text: a link showing the URL as typed."""
+
+    def handleMatch(self, m, data):  # noqa: N802
+        url = m.group(0).rstrip(".,;:!?'\"’”")
+        while url.endswith(")") and url.count(")") > url.count("("):
+            url = url[:-1]
+        el = etree.Element("a")
+        el.set("href", url)
+        el.text = markdown.util.AtomicString(url)
+        return el, m.start(0), m.start(0) + len(url)
+
+
+# typographic characters for smarty (its defaults are HTML entities, which we never interpret)
+_SMART = {"mdash": "—", "ndash": "–", "ellipsis": "…", "left-single-quote": "‘",
+          "right-single-quote": "’", "left-double-quote": "“", "right-double-quote": "”",
+          "left-angle-quote": "«", "right-angle-quote": "»"}
+_STASHED = re.compile("\x02wzxhzdk:(\\d+)\x03")
 
 
 class _FencesToIndented(Preprocessor):
@@ -55,8 +78,30 @@ class _FencesToIndented(Preprocessor):
         return out
 
 
-class _Capture(Treeprocessor):
+class _UrlTextAsTyped(Treeprocessor):
+    """Link text that is itself an address (`www.example.org/it's`) is kept from smarty."""
+
     def run(self, root):
+        for a in root.iter("a"):
+            if len(a) == 0 and a.text and _URL_TEXT.match(a.text):
+                a.text = markdown.util.AtomicString(a.text)
+        return root
+
+
+_URL_TEXT = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|www\.)\S+$", re.I)
+
+
+class _Capture(Treeprocessor):
+    """Keeps the tree, with smarty's characters (held in the HTML stash) put back in the text."""
+
+    def run(self, root):
+        stash = self.md.htmlStash.rawHtmlBlocks
+        if stash:
+            def unstash(text):
+                return _STASHED.sub(lambda m: stash[int(m.group(1))], text) if text else text
+
+            for el in root.iter():
+                el.text, el.tail = unstash(el.text), unstash(el.tail)
         self.md.captured = root
         return root
 
@@ -68,6 +113,9 @@ class _Extension(markdown.Extension):
             md.inlinePatterns.deregister(name)
         md.preprocessors.register(_FencesToIndented(md), "fences", 29)
         md.inlinePatterns.register(_NoteRefPattern(r"\[\^([^\]\s]+)\]", md), "noteref", 175)
+        # after links and <autolinks> (120), before emphasis, so a URL's '_' or '*' stay as typed
+        md.inlinePatterns.register(_BareUrlPattern(r"(?<![\w/@<])https?://[^\s<>\[\]]+", md), "bare_url", 115)
+        md.treeprocessors.register(_UrlTextAsTyped(md), "url_text", 10)  # after inlines (20), before smarty (6)
         md.treeprocessors.register(_Capture(md), "capture", -100)
 
 
@@ -75,7 +123,8 @@ class Parser:
     """One configured Python-Markdown instance, reused for every text of a build."""
 
     def __init__(self, image_root: Path | None = None) -> None:
-        self._md = markdown.Markdown(extensions=["tables", "admonition", "sane_lists", _Extension()])
+        self._md = markdown.Markdown(extensions=["tables", "admonition", "sane_lists", _Extension(),
+                                                 SmartyExtension(substitutions=_SMART)])
         self._image_root = image_root
         self._top: etree.Element = etree.Element("p")
 
@@ -192,7 +241,8 @@ class Parser:
             case "noteref":
                 return [NoteRef(el.get("key", ""))]
             case "a":
-                children = self._inlines(el, depth + 1)
+                # a bare URL inside link text is that text, not a second link
+                children = _merge([c for n in self._inlines(el, depth + 1) for c in (n.children if isinstance(n, Link) else (n,))])
                 url = el.get("href", "")
                 scheme = url.split(":", 1)[0].lower() if ":" in url else ""
                 return [Link(children, url)] if scheme in SAFE_SCHEMES else list(children)

@@ -31,6 +31,7 @@ SANS, SERIF, MONO = "BriefSans", "BriefSerif", "BriefMono"
 # Table cells that hold no paragraph still set a font: ours, so that no unembedded one is named
 _TABLE_FONT = ("FONTNAME", (0, 0), (-1, -1), SANS)
 _STYLES = (("regular", ""), ("bold", "-Bold"), ("italic", "-Italic"), ("bold_italic", "-BoldItalic"))
+_SUFFIX = {(False, False): "", (True, False): "-Bold", (False, True): "-Italic", (True, True): "-BoldItalic"}  # (bold, italic)
 
 
 def _register_fonts(theme: Theme) -> None:
@@ -127,6 +128,10 @@ class _Brief:
         self.cited: set[int] = set()
         self.heading_count = 0
         self.frame_height = 0.0  # set by render_brief before any flowable is made
+        self.bold = self.italic = False  # inside <b> / <i> while marking up
+        cmaps = [(family, set(pdfmetrics.getFont(family).face.charToGlyph)) for family in (SERIF, SANS, MONO)]
+        self.fallback = cmaps
+        self.common = set.intersection(*(c for _, c in cmaps))
 
     # inlines -----------------------------------------------------------------
 
@@ -134,17 +139,37 @@ class _Brief:
         return "".join(self._markup(n) + (self._superscript(NOTE_SEPARATOR) if cites_next(inlines, i) else "")
                        for i, n in enumerate(inlines))
 
+    def text(self, text: str) -> str:
+        """Escaped text; a character the current font lacks is set in the first theme font that has it."""
+        if text.isascii():
+            return escape(text)
+        out = []
+        for ch in text:
+            family = ord(ch) not in self.common and next((f for f, cmap in self.fallback if ord(ch) in cmap), None)
+            if not family:
+                out.append(escape(ch))
+                continue
+            variant = "" if family == MONO else _SUFFIX[self.bold, self.italic]
+            out.append(f'<font face="{family}{variant}">{escape(ch)}</font>')
+        return "".join(out)
+
     def _superscript(self, markup: str) -> str:
         return f'<super><font size="{self.theme.size.body * 0.62:.1f}">{markup}</font></super>'
 
     def _markup(self, node: Inline) -> str:
         match node:
             case Text(text):
-                return escape(text)
+                return self.text(text)
             case Emph(children):
-                return "<i>" + self.markup(children) + "</i>"
+                self.italic = not self.italic
+                inner = self.markup(children)
+                self.italic = not self.italic
+                return "<i>" + inner + "</i>"
             case Strong(children):
-                return "<b>" + self.markup(children) + "</b>"
+                bold, self.bold = self.bold, True
+                inner = self.markup(children)
+                self.bold = bold
+                return "<b>" + inner + "</b>"
             case Code(text):
                 return f'<font face="{MONO}">{escape(text)}</font>'
             case LineBreak():
@@ -251,7 +276,7 @@ class _Brief:
         """A shaded box: one row per block, so a long box can continue on the next page."""
         c = self.theme.colour
         inner = width - 24
-        rows = [[RLParagraph(escape(block.title), self.styles.callout_title)]] if block.title else []
+        rows = [[RLParagraph(self.text(block.title), self.styles.callout_title)]] if block.title else []
         for b in block.blocks:
             if isinstance(b, (BulletList, OrderedList)):
                 rows += [[self._list(type(b)((item,), *([b.start] if isinstance(b, OrderedList) else [])), inner)]
@@ -307,7 +332,7 @@ class _Brief:
         for note in self.doc.endnotes:
             label = note_label(note.number, self.doc.meta.endnote_style)
             back = f'<a name="note-{note.number}"/><a href="#cite-{note.number}" color="#{self.theme.colour.link}">{label}</a>'
-            paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else escape(block_text(b))
+            paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else self.text(block_text(b))
                           for b in note.blocks] or [""]
             out.append(RLParagraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote))
             out += [RLParagraph(p, self.styles.endnote) for p in paragraphs[1:]]
@@ -390,15 +415,15 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     def story() -> list:
         brief = _Brief(doc, theme)
         brief.frame_height = ph - top - bottom
-        out: list = [Spacer(1, 1.9 * inch), RLParagraph(escape(m.title), st.title),
+        out: list = [Spacer(1, 1.9 * inch), RLParagraph(brief.text(m.title), st.title),
                      HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
         for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.term, st.cover)):
             if text:
-                out.append(RLParagraph(escape(text), style))
+                out.append(RLParagraph(brief.text(text), style))
         if m.supervisor:
-            out += [Spacer(1, 0.6 * inch), RLParagraph(escape(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
+            out += [Spacer(1, 0.6 * inch), RLParagraph(brief.text(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
         if m.authors:
-            out += [Spacer(1, 6), RLParagraph(escape(", ".join(m.authors)), st.body)]
+            out += [Spacer(1, 6), RLParagraph(brief.text(", ".join(m.authors)), st.body)]
         out += [NextPageTemplate("body"), PageBreak(),
                 RLParagraph(escape(theme.labels.contents), st.heading[0]), toc, PageBreak()]
         for block in doc.blocks:
