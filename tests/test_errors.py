@@ -72,14 +72,20 @@ def test_missing_front_matter(capsys, content_copy):
 
 
 def test_missing_unknown_and_mistyped_keys(capsys, content_copy):
-    write(content_copy, "water.md", "---\nkind: pillar\ntitle: Water\norder: first\ncolour: blue\n---\n# Analysis\nA\n# Recommendations\nB\n")
+    write(content_copy, "water.md", "---\nkind: pillar\ntitle: Water\norder: first\ncolour: blue\nsumary: S\n---\n"
+                                    "# Analysis\nA\n# Recommendations\nB\n")
+    write(content_copy, "conclusion.md", "---\nkind: section\ntitle: Conclusion\n---\nText.\n")
     code, err = check(capsys, content_copy)
     lines = err.strip().splitlines()
     assert code == 1 and all(LINE.match(line) for line in lines), err
     assert any(line.endswith("content/water.md:4: error: 'order' must be a whole number such as 2 (at most 9 digits), not 'first'") for line in lines)
-    assert any("water.md:5: error: unknown key 'colour'" in line for line in lines)
-    assert any("missing required key 'summary'" in line for line in lines)
-    assert any("missing required key 'recommendations'" in line for line in lines)
+    assert any(line.endswith("water.md:5: error: unknown key 'colour' for a pillar; allowed: kind, title, short_title, "
+                             "order, summary_title, summary, recommendations, figures, extra; put keys of your own "
+                             "under 'extra:'") for line in lines), err
+    assert any(line.endswith("water.md:6: error: unknown key 'sumary' for a pillar; did you mean 'summary'?")
+               for line in lines), err
+    assert any(line.endswith("conclusion.md:1: error: missing required key 'role' for a section "
+                             "(context, introduction, conclusion: where the templates place it)") for line in lines), err
 
 
 def test_list_key_of_wrong_type(capsys, content_copy):
@@ -91,11 +97,11 @@ def test_list_key_of_wrong_type(capsys, content_copy):
 
 def test_bad_endnote_style_and_date(capsys, content_copy):
     text = (content_copy / "briefing.md").read_text(encoding="utf-8")
-    text = text.replace("endnote_style: lower-roman", "endnote_style: greek\ndate: spring")
+    text = text.replace("endnote_style: lower-roman", "endnote_style: greek\ndate: Spring 2025\ndate_iso: spring")
     write(content_copy, "briefing.md", text)
     code, err = check(capsys, content_copy)
     assert "'endnote_style' must be one of lower-roman, arabic; got 'greek'" in err
-    assert "'date' must be YYYY-MM-DD" in err and code == 1
+    assert "'date_iso' must be a date written YYYY-MM-DD, not 'spring'" in err and "'date'" not in err and code == 1
 
 
 # notes -------------------------------------------------------------------------
@@ -132,7 +138,8 @@ def test_missing_content_folder_is_a_usage_error_and_an_empty_one_names_it(capsy
     assert code == 2 and f"content folder '{tmp_path / 'nowhere'}' does not exist" in err
     (tmp_path / "empty").mkdir()
     code, err = check(capsys, tmp_path / "empty")
-    assert code == 1 and err == f"{tmp_path / 'empty'}: error: the folder holds no .md files\n"
+    assert code == 1 and err == (f"{tmp_path / 'empty'}: error: the folder holds no .md files; write the briefing "
+                                 "there (one .md file per part), or start one with `briefkit new DIR`\n")
 
 
 def test_missing_templates_folder_names_the_fix(capsys, tmp_path):

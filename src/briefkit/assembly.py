@@ -2,18 +2,25 @@
 
 Content goes into templates as data: `{{ pillar.meta.summary }}` inserts the text, which
 is never compiled as template code, so a `{{` typed in content comes out literally.
+
+Templates see each content file through a view that notes what they looked for: a summary,
+a recommendations list, a part or a section's text that a template used but the content
+lacks becomes a warning at that file's line, and so does a section no template places.
 """
 
 from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from briefkit.errors import BuildError, Origin
-from briefkit.loading import Content
+from briefkit.loading import SECTION_ROLES, Content, Source
 from briefkit.model import note_label
 from briefkit.templates import Templates
 
@@ -62,8 +69,112 @@ def _template_origin(templates: Templates, exc: BaseException) -> Origin | None:
     return None
 
 
-def assemble(content: Content, templates: Templates, template_name: str) -> str:
-    """Render `template_name` with the briefing's content; the result is Markdown."""
+# Optional front-matter keys whose absence a template notices (others, such as figures, are extras).
+EXPECTED_KEYS = ("summary", "recommendations")
+
+
+@dataclass
+class Uses:
+    """What the templates of one build looked for in the content."""
+
+    missing: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)  # (path, line, what) -> templates
+    roles: set[str] = field(default_factory=set)  # section roles the templates asked for
+
+    def lack(self, source: Source, line: int, what: str, template: str) -> None:
+        names = self.missing.setdefault((source.path, line, what), [])
+        if template not in names:
+            names.append(template)
+
+    def warnings(self, content: Content, every_template: bool) -> list[BuildError]:
+        """One warning per text a template wanted and did not find; with `every_template`
+        (all templates were rendered), also one per section that none of them places."""
+        found = [BuildError(f"no {what} here, which {' and '.join(names)} "
+                            f"{'uses' if len(names) == 1 else 'use'}; that part is left out", Origin(path, line), "warning")
+                 for (path, line, what), names in self.missing.items()]
+        if every_template:
+            found += [BuildError(f"no template places a section with 'role: {role}' (the built-in ones place "
+                                 f"{', '.join(SECTION_ROLES)}); its text is left out",
+                                 Origin(s.path, s.key_lines.get("role", 1)), "warning")
+                      for role, s in content.sections.items() if role not in self.roles]
+        return found
+
+
+class _Fields(Mapping):
+    """A source's front matter or parts, as templates read them; an empty expected value is noted."""
+
+    def __init__(self, values: Mapping[str, Any], note: Any) -> None:
+        self._values, self._note = values, note
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._values.get(key, "")
+        if not value:
+            self._note(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+class SourceView:
+    """One content file as templates see it: `.meta`, `.body`, `.parts`."""
+
+    def __init__(self, source: Source, uses: Uses, template: str) -> None:
+        self._source, self._uses, self._template = source, uses, template
+        self.meta = _Fields(source.meta, self._lack_key)
+        self.parts = _Fields(source.parts, self._lack_part)
+
+    def _lack_key(self, key: str) -> None:
+        if key in EXPECTED_KEYS:
+            self._uses.lack(self._source, self._source.key_lines.get(key, self._source.key_lines.get("kind", 1)),
+                            f"'{key}'", self._template)
+
+    def _lack_part(self, part: str) -> None:
+        line = self._source.part_lines.get(part, self._source.body_line)
+        self._uses.lack(self._source, line, f"'# {part.title()}' text", self._template)
+
+    @property
+    def body(self) -> str:
+        if not self._source.body:
+            self._uses.lack(self._source, self._source.body_line, "text after the front matter", self._template)
+        return self._source.body
+
+
+class _Absent(jinja2.ChainableUndefined):
+    """A section no file has: false in `{% if %}`, chainable, and an error when printed."""
+
+    __slots__ = ()
+    __str__ = jinja2.Undefined._fail_with_undefined_error
+
+
+class _Sections(Mapping):
+    """Sections by role; a role no file has is a false value (`{% if sections.conclusion %}`)."""
+
+    def __init__(self, sections: dict[str, Source], uses: Uses, template: str) -> None:
+        self._views = {role: SourceView(s, uses, template) for role, s in sections.items()}
+        self._uses = uses
+
+    def __getitem__(self, role: str) -> Any:
+        self._uses.roles.add(role)
+        if role in self._views:
+            return self._views[role]
+        ref = f"sections.{role}" if role.isidentifier() else f'sections["{role}"]'
+        return _Absent(hint=f"no section has 'role: {role}'; test for it with {{% if {ref} %}}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+
+def assemble(content: Content, templates: Templates, template_name: str, uses: Uses | None = None) -> str:
+    """Render `template_name` with the briefing's content; the result is Markdown.
+
+    What the template looked for and did not find is noted in `uses`."""
+    uses = Uses() if uses is None else uses
     env = _environment(templates)
     try:
         template = env.get_template(template_name)
@@ -75,8 +186,8 @@ def assemble(content: Content, templates: Templates, template_name: str) -> str:
     try:
         return template.render(
             briefing=content.briefing.meta,
-            sections=content.sections,
-            pillars=content.pillars,
+            sections=_Sections(content.sections, uses, template_name),
+            pillars=[SourceView(p, uses, template_name) for p in content.pillars],
         )
     except jinja2.TemplateError as e:
         raise BuildError(f"template error: {e.message or e}", _template_origin(templates, e)) from None

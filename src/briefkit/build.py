@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from briefkit import __version__
-from briefkit.assembly import assemble
+from briefkit.assembly import Uses, assemble
 from briefkit.errors import BuildError, BuildErrors
 from briefkit.glyphs import missing_glyphs
 from briefkit.io import write_all
@@ -64,7 +64,7 @@ def meta_of(content: Content) -> Meta:
     return Meta(
         title=m["title"], short_title=m["short_title"] or m["title"], subtitle=m["subtitle"],
         organization=m["organization"], term=m["term"], supervisor=m["supervisor"],
-        authors=m["authors"], date=m["date"], subject=m["subject"], keywords=m["keywords"],
+        authors=m["authors"], date=m["date"], date_iso=m["date_iso"], subject=m["subject"], keywords=m["keywords"],
         language=m["language"] or "en-US", endnote_style=m["endnote_style"] or "lower-roman",
         slug=m["slug"] or "briefing",
     )
@@ -81,13 +81,15 @@ def prepare(content_dir: Path, template_dir: Path | None, formats: tuple[str, ..
     parser = Parser(image_root=Path(content_dir))
     meta = meta_of(content)
     names = [MEMO_TEMPLATE] + sorted({DELIVERABLES[f].template for f in formats} - {MEMO_TEMPLATE})
-    docs = [parser.document(assemble(content, templates, name), meta) for name in names]
+    uses = Uses()
+    docs = [parser.document(assemble(content, templates, name, uses), meta) for name in names]
     bodies = {key: _note_body(parser, d) for key, d in content.notes.items()}
     numbered = number_notes(docs[0], tuple(docs[1:]), bodies)
     shown = {note.key for doc in numbered for note in doc.endnotes}
     lost = [BuildError(f"note [^{key}] is cited, but no deliverable shows the citation "
                        "(is it in an extra table cell, or in a part no template uses?)", note.origin, "warning")
             for key, note in content.notes.items() if key in content.cited and key not in shown]
+    lost += uses.warnings(content, every_template=set(names) == {d.template for d in DELIVERABLES.values()})
     findings = missing_glyphs(content, theme) + lost
     if findings and strict:
         raise BuildErrors([w.as_error() for w in findings])

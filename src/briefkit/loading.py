@@ -7,12 +7,14 @@ gathers them all so that `briefkit check` can report every finding in one run.
 from __future__ import annotations
 
 import datetime
+import difflib
 import functools
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -26,11 +28,13 @@ from briefkit.model import NOTE_STYLES
 
 KINDS = ("briefing", "section", "pillar")
 PILLAR_PARTS = ("analysis", "recommendations")
+SECTION_ROLES = ("context", "introduction", "conclusion")  # the roles the built-in templates place
+_ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    type: str  # "str" | "int" | "strlist" | "figures"
+    type: str  # "str" | "int" | "strlist" | "figures" | "mapping"
     required: bool = False
     choices: tuple[str, ...] = ()
 
@@ -46,30 +50,35 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "supervisor": Key("str"),
         "authors": Key("strlist"),
         "date": Key("str"),
+        "date_iso": Key("str"),
         "subject": Key("str"),
         "keywords": Key("strlist"),
         "language": Key("str"),
         "endnote_style": Key("str", choices=NOTE_STYLES),
         "slug": Key("str"),
+        "extra": Key("mapping"),
     },
     "section": {
         "kind": Key("str", True),
+        "role": Key("str", True),
         "title": Key("str", True),
         "summary": Key("str"),
+        "extra": Key("mapping"),
     },
     "pillar": {
         "kind": Key("str", True),
         "title": Key("str", True),
-        "short_title": Key("str", True),
+        "short_title": Key("str"),
         "order": Key("int", True),
         "summary_title": Key("str"),
-        "summary": Key("str", True),
-        "recommendations": Key("strlist", True),
+        "summary": Key("str"),
+        "recommendations": Key("strlist"),
         "figures": Key("figures"),
+        "extra": Key("mapping"),
     },
 }
 FIGURE_KEYS = {"value": True, "label": True, "note": False}
-_DEFAULTS: dict[str, Any] = {"str": "", "int": 0, "strlist": (), "figures": ()}
+_DEFAULTS: dict[str, Any] = {"str": "", "int": 0, "strlist": (), "figures": (), "mapping": MappingProxyType({})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +86,13 @@ class Source:
     """One content file after loading: checked front matter and body."""
 
     path: str
-    name: str  # file stem, how templates refer to sections
     kind: str
     meta: dict[str, Any]
-    body: str
-    parts: dict[str, str] = field(default_factory=dict)
+    body: str  # "" when the file has no text after its front matter
+    parts: dict[str, str] = field(default_factory=dict)  # a pillar's parts; "" when absent or empty
+    key_lines: dict[str, int] = field(default_factory=dict)  # front-matter key -> its line
+    part_lines: dict[str, int] = field(default_factory=dict)  # part -> its heading's line
+    body_line: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +106,7 @@ class NoteDef:
 class Content:
     root: str
     briefing: Source
-    sections: dict[str, Source]
+    sections: dict[str, Source]  # by role
     pillars: tuple[Source, ...]
     notes: dict[str, NoteDef]
     cited: frozenset[str]  # keys cited somewhere in the content files
@@ -333,6 +344,10 @@ def _check_value(key: str, spec: Key, value: Any, where: Origin) -> tuple[Any, l
         errors = [BuildError(f"'{key}' item {i} must be text, not {_yaml_type(v)}", where)
                   for i, v in enumerate(value, 1) if not isinstance(v, str)]
         return (None, errors) if errors else (tuple(value), [])
+    if spec.type == "mapping":
+        if not isinstance(value, dict):
+            return None, [BuildError(f"'{key}' must be a mapping of 'name: value' lines, not {_yaml_type(value)}", where)]
+        return value, []
     # figures: a list of {value, label, note}
     if not isinstance(value, list):
         return None, [BuildError(f"'{key}' must be a list of figures, each with 'value:', 'label:' "
@@ -377,7 +392,7 @@ def _check_meta(data: dict[str, Any], lines: dict[str, int], display: str, fm_li
     for key, value in data.items():
         spec = schema.get(key)
         if spec is None:
-            errors.append(BuildError(f"unknown key '{key}' for a {kind} (allowed: {', '.join(schema)})", at(key)))
+            errors.append(BuildError(f"unknown key '{key}' for a {kind}; {_fix_for_key(key, schema)}", at(key)))
             continue
         if value is None:  # `key:` with nothing after it: as if absent
             continue
@@ -386,9 +401,22 @@ def _check_meta(data: dict[str, Any], lines: dict[str, int], display: str, fm_li
         meta[key] = checked
     for key, spec in schema.items():
         if spec.required and data.get(key) is None:
-            errors.append(BuildError(f"missing required key '{key}' for a {kind}", at(key) if key in data else Origin(display, fm_line - 1)))
+            hint = f" ({', '.join(SECTION_ROLES)}: where the templates place it)" if key == "role" else ""
+            errors.append(BuildError(f"missing required key '{key}' for a {kind}{hint}",
+                                     at(key) if key in data else Origin(display, fm_line - 1)))
         meta.setdefault(key, _DEFAULTS[spec.type])
+    if kind == "section" and meta["role"] and not _ROLE.match(meta["role"]):
+        errors.append(BuildError(f"'role' must be a lower-case name such as {', '.join(SECTION_ROLES)}; "
+                                 f"got '{meta['role']}'", at("role")))
     return kind, meta, errors
+
+
+def _fix_for_key(key: str, schema: dict[str, Key]) -> str:
+    """What to do about an unknown front-matter key: the close one meant, or `extra:`."""
+    close = difflib.get_close_matches(key, schema, n=1, cutoff=0.7)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"allowed: {', '.join(schema)}; put keys of your own under 'extra:'"
 
 
 def _extract_notes(body: str, body_line: int, display: str) -> tuple[str, list[NoteDef]]:
@@ -428,34 +456,37 @@ def _refs(text: str, first_line: int, display: str) -> list[tuple[str, Origin]]:
     return found
 
 
-def _split_parts(body: str, body_line: int, display: str) -> tuple[dict[str, str], list[BuildError]]:
+def _split_parts(body: str, body_line: int, display: str) -> tuple[dict[str, str], dict[str, int], list[BuildError]]:
+    """A pillar's parts, each opened by '# Analysis' or '# Recommendations'; both are optional,
+    and text before the first part heading is the analysis."""
     lines = body.split("\n")
     mask = _code_mask(lines)
-    parts: dict[str, list[str]] = {}
-    current, errors = None, []
+    parts: dict[str, list[str]] = {name: [] for name in PILLAR_PARTS}
+    heading_lines: dict[str, int] = {}
+    current, errors = "analysis", []
     for i, (line, in_code) in enumerate(zip(lines, mask)):
         m = None if in_code else _PART.match(line)
-        if m:
-            name = m.group(1).strip().lower()
-            if name not in PILLAR_PARTS:
-                errors.append(BuildError(
-                    f"a pillar's level-1 headings name its parts: '# Analysis' and '# Recommendations', not '# {m.group(1)}'",
-                    Origin(display, body_line + i)))
-            elif name in parts:
-                errors.append(BuildError(f"part '# {m.group(1)}' appears twice", Origin(display, body_line + i)))
-            current = name
-            parts.setdefault(name, [])
-        elif current is None:
-            if line.strip():
-                errors.append(BuildError("a pillar's text must start with '# Analysis'", Origin(display, body_line + i)))
-                current = "analysis"
-                parts.setdefault(current, []).append(line)
-        else:
+        if not m:
             parts[current].append(line)
-    for name in PILLAR_PARTS:
-        if name not in parts:
-            errors.append(BuildError(f"pillar has no '# {name.title()}' part", Origin(display, body_line)))
-    return {k: "\n".join(v).strip("\n") + "\n" for k, v in parts.items()}, errors
+            continue
+        name, where = m.group(1).strip().lower(), Origin(display, body_line + i)
+        if name not in PILLAR_PARTS:
+            errors.append(BuildError(f"a pillar's level-1 headings name its parts: '# Analysis' and "
+                                     f"'# Recommendations', not '# {m.group(1)}'", where))
+        elif name in heading_lines:
+            errors.append(BuildError(f"part '# {m.group(1)}' appears twice", where))
+        elif name == "analysis" and "".join(parts["analysis"]).strip():
+            errors.append(BuildError("text stands before '# Analysis'; move it below that heading", where))
+        else:
+            heading_lines[name] = where.line
+            current = name
+    return {k: _text(v) for k, v in parts.items()}, heading_lines, errors
+
+
+def _text(lines: list[str]) -> str:
+    """Lines joined with one final newline, or "" when they hold no text."""
+    text = "\n".join(lines).strip("\n")
+    return text + "\n" if text.strip() else ""
 
 
 def _check_structure(body: str, body_line: int, display: str) -> list[BuildError]:
@@ -656,7 +687,8 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         raise BuildError(f"content folder '{display_root}' does not exist")
     files = sorted(p for p in root.iterdir() if p.suffix.lower() == ".md" and not p.name.startswith("."))
     if not files:
-        raise BuildError("the folder holds no .md files", Origin(display_root, 0))
+        raise BuildError("the folder holds no .md files; write the briefing there (one .md file per part), "
+                         "or start one with `briefkit new DIR`", Origin(display_root, 0))
     errors: list[BuildError] = []
     sources: list[Source] = []
     defs: list[NoteDef] = []
@@ -684,21 +716,25 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         refs += _refs(fm, fm_line, display) + _refs(body, body_line, display)
         errors += _check_images(body, body_line, display, root)
         parts: dict[str, str] = {}
+        part_lines: dict[str, int] = {}
         if kind == "pillar":
-            parts, errs = _split_parts(body, body_line, display)
+            parts, part_lines, errs = _split_parts(body, body_line, display)
             errors += errs
             order = meta.get("order")
             if isinstance(order, int):
                 if order in orders:
                     errors.append(BuildError(f"pillar order {order} is also used by {orders[order]}", Origin(display, key_lines["order"])))
                 orders[order] = display
-        elif kind == "briefing" and meta.get("date") and not _is_iso_date(meta["date"]):
-            errors.append(BuildError(f"'date' must be YYYY-MM-DD, not '{meta['date']}'", Origin(display, key_lines["date"])))
+        elif kind == "briefing" and meta.get("date_iso") and not _is_iso_date(meta["date_iso"]):
+            errors.append(BuildError(f"'date_iso' must be a date written YYYY-MM-DD, not '{meta['date_iso']}'",
+                                     Origin(display, key_lines["date_iso"])))
+        elif kind == "briefing" and not meta.get("date_iso") and _is_iso_date(meta.get("date", "")):
+            meta["date_iso"] = meta["date"]  # an ISO display date also fixes the timestamps
         if kind == "briefing" and meta.get("slug") and (problem := stem_problem(meta["slug"])):
             errors.append(BuildError(f"'slug' names the files of `dist`: {problem}", Origin(display, key_lines["slug"])))
         if kind == "briefing" and body.strip():
             errors.append(BuildError("the briefing file holds front matter only; put text in a section or pillar file", Origin(display, body_line)))
-        sources.append(Source(display, path.stem, kind, meta, body.strip("\n") + "\n", parts))
+        sources.append(Source(display, kind, meta, _text(body.split("\n")), parts, key_lines, part_lines, body_line))
 
     briefings = [s for s in sources if s.kind == "briefing"]
     if len(briefings) > 1:
@@ -706,6 +742,17 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
                                  Origin(briefings[1].path, 1)))
     elif not briefings and not errors:
         errors.append(BuildError("no file here has 'kind: briefing'; add one for the title and authors", Origin(display_root, 0)))
+    if sources and not errors and not any(s.kind == "pillar" for s in sources):
+        errors.append(BuildError("no file here has 'kind: pillar'; add one file per policy pillar "
+                                 "(`briefkit new DIR` writes an example)", Origin(display_root, 0)))
+    sections: dict[str, Source] = {}
+    for s in sources:
+        role = s.meta.get("role") if s.kind == "section" else None
+        if role in sections:
+            errors.append(BuildError(f"a second section with 'role: {role}' (the first is {sections[role].path})",
+                                     Origin(s.path, s.key_lines["role"])))
+        elif role:
+            sections[role] = s
 
     if len(defs) > MAX_NOTES:
         errors.append(BuildError(f"{len(defs):,} notes are defined; the limit is {MAX_NOTES:,}", Origin(display_root, 0)))
@@ -742,7 +789,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     return Content(
         root=display_root,
         briefing=briefings[0],
-        sections={s.name: s for s in sources if s.kind == "section"},
+        sections=sections,
         pillars=tuple(sorted((s for s in sources if s.kind == "pillar"), key=lambda s: s.meta["order"])),
         notes=notes,
         cited=frozenset(cited),

@@ -140,7 +140,8 @@ class Meta:
     term: str = ""
     supervisor: str = ""
     authors: tuple[str, ...] = ()
-    date: str = ""
+    date: str = ""  # as printed, e.g. "Autumn 2026"
+    date_iso: str = ""  # YYYY-MM-DD; fixes the timestamps inside the files
     subject: str = ""
     keywords: tuple[str, ...] = ()
     language: str = "en-US"

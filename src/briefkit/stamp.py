@@ -11,12 +11,12 @@ from briefkit.model import Meta
 
 
 def build_time(meta: Meta) -> dt.datetime:
-    """The briefing's date if it has one, else SOURCE_DATE_EPOCH, else now (UTC, whole seconds).
+    """The briefing's ISO date if it has one, else SOURCE_DATE_EPOCH, else now (UTC, whole seconds).
 
     Either of the first two makes two builds of the same content byte-identical.
     """
-    if meta.date:
-        return dt.datetime.combine(dt.date.fromisoformat(meta.date), dt.time(12), dt.timezone.utc)
+    if meta.date_iso:
+        return dt.datetime.combine(dt.date.fromisoformat(meta.date_iso), dt.time(12), dt.timezone.utc)
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
         return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
