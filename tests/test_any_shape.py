@@ -146,11 +146,14 @@ def test_sections_are_optional_and_a_section_no_template_places_is_a_warning(bri
     (content / "conclusion.md").unlink()
     intro = content / "introduction.md"
     intro.write_text(intro.read_text(encoding="utf-8").replace("role: introduction", "role: annex"), encoding="utf-8")
+    (content / "draft.md").write_text("---\nkind: section\ntitle: Draft\n---\nNot yet placed.\n", encoding="utf-8")
     built = briefkit(briefing, "build")
     assert built.returncode == 0, built.stderr
-    assert built.stderr.splitlines() == ["content/introduction.md:3: warning: no template places a section with "
-                                         "'role: annex' (the built-in ones place context, introduction, conclusion); "
-                                         "its text is left out"]
+    assert built.stderr.splitlines() == [
+        "content/introduction.md:3: warning: no template places a section with 'role: annex' (the built-in ones "
+        "place context, introduction, conclusion); its text is left out",
+        "content/draft.md:2: warning: a section without a role is placed by no template; add 'role: context' or "
+        "'role: introduction' or 'role: conclusion' to its front matter"]
     memo = memo_headings(briefing / "build" / "memo.docx")
     assert [t for lvl, t in memo if lvl == 1][:2] == ["Executive Summary", "Trade Policy and USMCA"]
     assert not empty_headings(briefing / "build" / "memo.docx")

@@ -79,7 +79,7 @@ BILLION_LAUGHS = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n
                                          "or nothing"),
     ("title: Water\n{a: b}: c\n", 4, "front-matter keys must be words such as 'title:', not a list, a mapping "
                                      "or nothing"),
-    ("title: Water\n1: c\n", 4, "unknown key '1' for a section (allowed: kind, title, summary)"),
+    ("title: Water\n1: c\n", 4, "unknown key '1' for a section; allowed: kind, role, title, summary, extra; put keys of your own under 'extra:'"),
     ("title: Water\ntitle: Rivers\n", 4, "key 'title' appears twice (first on line 3)"),
     ("title: [Water, Rivers]\n", 3, "'title' must be text (title: some words), not a list"),
     ("title: {text: Water}\n", 3, "'title' must be text (title: some words), not a mapping"),
@@ -140,8 +140,8 @@ def test_a_pillar_key_of_the_wrong_shape_names_the_shape(capsys, content_copy, k
 
 def test_scalars_stay_the_text_typed(capsys, content_copy, tmp_path):
     """Dates, numbers and yes/no are text where the schema wants text; `order` is a number."""
-    section(content_copy, "title: 2025-13-01\nsummary: yes\n", name="conclusion.md")
-    section(content_copy, "title: 9999-12-31 0x1F 1e3\n", name="introduction.md")
+    section(content_copy, "role: conclusion\ntitle: 2025-13-01\nsummary: yes\n", name="conclusion.md")
+    section(content_copy, "role: introduction\ntitle: 9999-12-31 0x1F 1e3\n", name="introduction.md")
     text = memo_text(capsys, content_copy, tmp_path / "out")
     assert "2025-13-01" in text and "9999-12-31 0x1F 1e3" in text
 
@@ -266,7 +266,7 @@ def test_deep_emphasis_is_reported_at_its_line(capsys, content_copy):
 
 def test_emphasis_nested_past_the_limit_another_way_is_one_line(capsys, content_copy):
     """Single marks, each opening one more level: the parser's bound names the text."""
-    section(content_copy, "title: Water\n", "*a " * 40 + "**b**" + " a*" * 40 + "\n\n" + "_c " * 40 + "d" + " c_" * 40
+    section(content_copy, "role: introduction\ntitle: Water\n", "*a " * 40 + "**b**" + " a*" * 40 + "\n\n" + "_c " * 40 + "d" + " c_" * 40
             + "\n", name="introduction.md")
     code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
     assert code in (0, 1) and len(err.strip().split("\n")) <= 1
@@ -286,7 +286,7 @@ def test_content_at_every_limit_builds_and_reads_back(capsys, content_copy, tmp_
               "\n    >     >     >\n    >     >     > - innermost\n\n"
             + "[" * 16 + "bracketed" + "]" * 16 + "\n\n" + ("word " * 9_990).strip() + " last\n\n"
             + "| a | b |\n|---|---|\n" + "| x | y |\n" * 499 + "| final | row |\n")
-    section(content_copy, "title: Water\n", body, name="introduction.md")
+    section(content_copy, "role: introduction\ntitle: Water\n", body, name="introduction.md")
     out = tmp_path / "out"
     code, err = run(capsys, "build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "-q")
     assert code == 0, err

@@ -74,9 +74,9 @@ def briefing(draw):
     files = {
         "briefing.md": "---\nkind: briefing\ntitle: " + json.dumps(draw(phrase)) + "\nauthors: [A, B]\n"
                        + f"endnote_style: {draw(st.sampled_from(['lower-roman', 'arabic']))}\n---\n",
-        "strategic-context.md": "---\nkind: section\ntitle: Context\n---\n" + draw(body(keys)) + "\n",
-        "introduction.md": "---\nkind: section\ntitle: Intro\n---\n" + draw(body(keys)) + "\n",
-        "conclusion.md": "---\nkind: section\ntitle: End\nsummary: " + json.dumps(draw(phrase)) + "\n---\n" + draw(body(keys)) + "\n",
+        "strategic-context.md": "---\nkind: section\nrole: context\ntitle: Context\n---\n" + draw(body(keys)) + "\n",
+        "introduction.md": "---\nkind: section\nrole: introduction\ntitle: Intro\n---\n" + draw(body(keys)) + "\n",
+        "conclusion.md": "---\nkind: section\nrole: conclusion\ntitle: End\nsummary: " + json.dumps(draw(phrase)) + "\n---\n" + draw(body(keys)) + "\n",
     }
     analysis = draw(body(keys)) + "\n\nCited:" + "".join(f" [^{k}]" for k in keys)  # every note cited at least once
     recs = "\n".join("  - " + json.dumps(draw(inline(keys))) for _ in range(draw(st.integers(1, 9))))

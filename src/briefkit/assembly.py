@@ -96,6 +96,9 @@ class Uses:
                                  f"{', '.join(SECTION_ROLES)}); its text is left out",
                                  Origin(s.path, s.key_lines.get("role", 1)), "warning")
                       for role, s in content.sections.items() if role not in self.roles]
+        roles = " or ".join(f"'role: {r}'" for r in SECTION_ROLES)
+        found += [BuildError(f"a section without a role is placed by no template; add {roles} to its front matter",
+                             Origin(s.path, s.key_lines.get("kind", 1)), "warning") for s in content.roleless]
         return found
 
 

@@ -60,7 +60,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "section": {
         "kind": Key("str", True),
-        "role": Key("str", True),
+        "role": Key("str"),
         "title": Key("str", True),
         "summary": Key("str"),
         "extra": Key("mapping"),
@@ -107,6 +107,7 @@ class Content:
     root: str
     briefing: Source
     sections: dict[str, Source]  # by role
+    roleless: tuple[Source, ...]  # sections without a role, which no template can place
     pillars: tuple[Source, ...]
     notes: dict[str, NoteDef]
     cited: frozenset[str]  # keys cited somewhere in the content files
@@ -401,8 +402,7 @@ def _check_meta(data: dict[str, Any], lines: dict[str, int], display: str, fm_li
         meta[key] = checked
     for key, spec in schema.items():
         if spec.required and data.get(key) is None:
-            hint = f" ({', '.join(SECTION_ROLES)}: where the templates place it)" if key == "role" else ""
-            errors.append(BuildError(f"missing required key '{key}' for a {kind}{hint}",
+            errors.append(BuildError(f"missing required key '{key}' for a {kind}",
                                      at(key) if key in data else Origin(display, fm_line - 1)))
         meta.setdefault(key, _DEFAULTS[spec.type])
     if kind == "section" and meta["role"] and not _ROLE.match(meta["role"]):
@@ -790,6 +790,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         root=display_root,
         briefing=briefings[0],
         sections=sections,
+        roleless=tuple(s for s in sources if s.kind == "section" and not s.meta["role"]),
         pillars=tuple(sorted((s for s in sources if s.kind == "pillar"), key=lambda s: s.meta["order"])),
         notes=notes,
         cited=frozenset(cited),
