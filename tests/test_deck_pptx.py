@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -106,6 +109,23 @@ def deck(built):
     return Presentation(str(built / "deck.pptx"))
 
 
+THEME = yaml.safe_load((TEMPLATES / "theme.yaml").read_text(encoding="utf-8"))
+BUDGET = THEME["deck"]
+FURNITURE = ("Footer", "Slide number", "Sources")
+
+
+def _body_paragraphs(slide) -> list[str]:
+    """The non-empty paragraphs of a slide's text, without title, footer, number and sources."""
+    return [p.text for sh in slide.shapes if sh.has_text_frame and sh != slide.shapes.title and sh.name not in FURNITURE
+            for p in sh.text_frame.paragraphs if p.text.strip()]
+
+
+def _lead_ins(markdown: str) -> list[str]:
+    """A recommendations part's lead-ins, read straight from the file: ### headings and bold lead sentences."""
+    part = markdown.split("\n# Recommendations", 1)[1]
+    return [m.group(1) or m.group(2) for m in re.finditer(r"^### +(.+?)\s*$|^\*\*(.+?)\*\*", part, re.M)]
+
+
 def test_slide_order_and_kinds(deck):
     assert deck.slide_width * 9 == deck.slide_height * 16
     titles = _titles(deck)
@@ -115,7 +135,20 @@ def test_slide_order_and_kinds(deck):
         i = titles.index(f"{pillar}: the context")
         assert titles[i + 1] == f"{pillar}: key recommendations"
         assert titles[i + 2].startswith(pillar)
-    assert "Conclusion" in titles and titles[-1].startswith("Endnotes")
+        assert titles.index(f"{pillar}: recommendations in detail") > titles.index("Policy Recommendations") > i
+    assert titles.index("Summary of recommendations") > titles.index("Conclusion")
+    assert titles[-1].startswith("Endnotes")
+    layouts = [s.slide_layout.name for s in deck.slides]
+    assert layouts[0] == "Title Slide" and layouts[titles.index("Policy Recommendations")] == "Section Header"
+    assert layouts[titles.index("Trade: key figures")] == "Title Only"
+    # content titles sit at one place, and their text is in the body placeholder
+    places = {(s.shapes.title.left, s.shapes.title.top, s.shapes.title.width) for s in deck.slides
+              if s.slide_layout.name in ("Title and Content", "Title Only")}
+    assert len(places) == 1
+    for slide in deck.slides:
+        if slide.slide_layout.name == "Title and Content":
+            body = [sh for sh in slide.placeholders if sh.placeholder_format.idx == 1]
+            assert body and body[0].text_frame.text.strip()
 
 
 def test_every_key_recommendation_is_on_a_slide(deck):
@@ -129,24 +162,110 @@ def test_every_key_recommendation_is_on_a_slide(deck):
         assert rec in text, rec
 
 
-def test_note_numbers_match_the_memo(deck, built):
+def test_every_detailed_recommendation_lead_in_is_on_its_pillar_slides(deck):
+    titles = _titles(deck)
+    count = 0
+    for path in sorted(CONTENT.glob("*.md")):
+        source = path.read_text(encoding="utf-8")
+        meta = yaml.safe_load(source.split("---")[1])
+        if meta["kind"] != "pillar":
+            continue
+        title = f"{meta['short_title']}: recommendations in detail"
+        text = "\n".join(_slide_text(s) for s, t in zip(deck.slides, titles) if t.startswith(title))
+        for lead in _lead_ins(source):
+            assert lead in text, lead
+            count += 1
+    assert count == 15
+
+
+def assert_within_budget(prs) -> int:
+    """Every content slide (not the endnotes) within the theme's words and items; returns how many."""
+    checked = 0
+    for n, (slide, title) in enumerate(zip(prs.slides, _titles(prs)), 1):
+        if slide.slide_layout.name != "Title and Content" or title.startswith("Endnotes"):
+            continue
+        paras = _body_paragraphs(slide)
+        assert 0 < len(paras) <= BUDGET["max_items"], (n, title, len(paras))
+        assert sum(len(p.split()) for p in paras) <= BUDGET["max_words"], (n, title)
+        checked += 1
+    return checked
+
+
+def test_content_slides_keep_the_density_budget(deck):
+    assert assert_within_budget(deck) >= 15
+    # long prose shows its lead sentence; the rest is in the notes
+    slide = deck.slides[_titles(deck).index("Trade: the context")]
+    assert _body_paragraphs(slide) == ["The U.S.-Mexico economic relationship offers substantial strategic advantages "
+                                       "for the United States in a world shaped by economic competition."]
+    assert "recent protectionist measures threaten" in slide.notes_slide.notes_text_frame.text
+
+
+def test_speaker_notes_are_talking_points(deck):
+    for n, slide in enumerate(deck.slides, 1):
+        assert slide.has_notes_slide, n
+        paras = [p for p in slide.notes_slide.notes_text_frame.paragraphs if p.text.strip()]
+        points = [p for p in paras if not p.text.startswith(THEME["labels"]["sources"] + ":")]
+        assert points, n
+        for p in points:
+            assert p._p.pPr is not None and p._p.pPr.find(f"{A}buChar") is not None, (n, p.text)
+        assert sum(len(p.text.split()) for p in points) <= BUDGET["notes_words"], n
+    titles = _titles(deck)
+    section = deck.slides[titles.index("Pillar I: Trade and USMCA")].notes_slide.notes_text_frame.text
+    assert "Strengthening trade relations with Mexico will be essential" in section
+    assert "Pillar I" not in section  # what the section argues, not its title again
+
+
+def test_sources_at_the_foot_and_no_markers_in_cards(deck, built):
     memo_notes = docx_endnotes(built / "memo.docx")
-    sups = _superscripts(deck)
-    labels = {label for _, _, label in sups}
-    assert labels == {"i", "iv", "viii", "xiv"}
-    assert any(before.endswith("USMCA review") and label == "iv" for _, before, label in sups)
-    endnote_text = "\n".join(_slide_text(s) for s, t in zip(deck.slides, _titles(deck)) if t.startswith("Endnotes"))
+    titles = _titles(deck)
+    slide = deck.slides[titles.index("Trade: key figures")]
+    foot = [sh for sh in slide.shapes if sh.name == "Sources"]
+    assert len(foot) == 1
+    text = foot[0].text_frame.text
+    assert text.startswith("Sources: i Garrison, Cassandra") and "; iv David A. Gantz" in text
+    assert all(r.font.size.pt == BUDGET["source_size"] for p in foot[0].text_frame.paragraphs for r in p.runs)
+    assert foot[0].top >= max(sh.top + sh.height for sh in slide.shapes if sh.name.startswith("Decoration: card"))
+    assert slide.notes_slide.notes_text_frame.paragraphs[-1].text == text  # the notes list them too
+    labels = [sh for sh in slide.shapes if sh.name == "Figure label"]
+    assert len(labels) == 3 and "of U.S. agriculture imports come from Mexico" in labels[1].text_frame.text
+    assert not [n for n, *_ in _superscripts(deck) if deck.slides[n - 1] == slide]  # no citation marker in a card
+    endnote_text = "\n".join(_slide_text(s) for s, t in zip(deck.slides, titles) if t.startswith("Endnotes"))
     roman = {"i": 1, "iv": 4, "viii": 8, "xiv": 14}
     for label, number in roman.items():
         first_words = " ".join(memo_notes[number].split()[:4])
         assert f"{label}\u2002{first_words}" in endnote_text
 
 
-def test_every_slide_has_speaker_notes(deck):
+def test_figure_cards_fill_the_slide_by_count(deck):
+    titles = _titles(deck)
+    for title, count in (("Trade: key figures", 3), ("Migration: key figures", 1)):
+        slide = deck.slides[titles.index(title)]
+        cards = [sh for sh in slide.shapes if sh.name == "Decoration: card"]
+        assert len(cards) == count
+        if count == 1:  # one card: large and centred
+            assert abs(cards[0].left + cards[0].width / 2 - deck.slide_width / 2) < Emu(914400 * 0.01)
+            assert cards[0].width > deck.slide_width / 2 and cards[0].height > deck.slide_height / 2
+        else:
+            left, right = min(c.left for c in cards), max(c.left + c.width for c in cards)
+            assert right - left > deck.slide_width * 0.85
+
+
+def test_no_slide_is_empty(deck):
     for n, slide in enumerate(deck.slides, 1):
-        assert slide.has_notes_slide and slide.notes_slide.notes_text_frame.text.strip(), n
-    pillar_notes = [s.notes_slide.notes_text_frame.text for s, t in zip(deck.slides, _titles(deck)) if t == "Trade: the context"][0]
-    assert "Strengthening trade relations with Mexico will be essential" in pillar_notes
+        assert slide.shapes.title.text_frame.text.strip(), n
+        if slide.slide_layout.name in ("Title and Content", "Title Only"):
+            assert _body_paragraphs(slide) or any(sh.shape_type == 13 for sh in slide.shapes), n
+
+
+def test_ooxml_integrity_finds_no_overflow(built):
+    """An independent checker of text against its box (font metrics from the installed fonts)."""
+    run = subprocess.run([sys.executable, "-m", "ooxml_integrity", "check", "--json", "--no-config", str(built / "deck.pptx")],
+                         capture_output=True, text=True)
+    report = json.loads(run.stdout)
+    findings = [f for file in report["files"] for f in file["findings"]] if "files" in report else report["findings"]
+    bad = [f for f in findings if f["code"] in ("PPT000", "PPT001", "PPT002", "PPT004", "PPT005")
+           or f.get("severity", "").lower() == "error"]
+    assert bad == [], bad
 
 
 def test_nothing_overflows_the_real_deck(deck):
@@ -180,7 +299,12 @@ More text.
     assert main(["build", "--content", str(content), "--templates", str(TEMPLATES), "--out", str(out), "--format", "pptx", "-q"]) == 0
     prs = Presentation(str(out / "deck.pptx"))
     titles = _titles(prs)
-    assert "Water: key recommendations (cont.)" in titles and "Water: the context (cont.)" in titles
+    assert "Water: key recommendations (cont.)" in titles and "Water: the context (cont.)" not in titles
+    context = prs.slides[titles.index("Water: the context")]
+    assert _body_paragraphs(context) == ["A very long summary."]  # its lead; the rest is for the notes
+    assert "Shared rivers and aquifers need joint management." in context.notes_slide.notes_text_frame.text
+    assert "Water: recommendations in detail" not in titles  # its part has no lead-ins: no empty slide
+    assert assert_within_budget(prs) > 15
     text = "\n".join(_slide_text(s) for s in prs.slides)
     for i in range(1, 26):
         assert f"Recommendation {i} with" in text
@@ -230,3 +354,58 @@ def test_libreoffice_opens_the_deck(built, tmp_path):
     reader = libreoffice_pdf(built / "deck.pptx", tmp_path)
     assert len(reader.pages) == len(Presentation(str(built / "deck.pptx")).slides)
     assert "key recommendations" in reader.pages[5].extract_text()
+
+
+def _front_matter(path: Path, extra: str) -> None:
+    """Add front-matter lines to a content file, after its 'kind:' line."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\n", "\n" + extra + "\n", 2).replace("\n" + extra + "\n", "\n", 1), encoding="utf-8")
+
+
+def test_author_writes_the_slide_with_deck_front_matter(content_copy, tmp_path):
+    _front_matter(content_copy / "trade.md", "deck:\n  headline: Mexico is our largest trading partner\n  points:\n"
+                  "    - First point, cited.[^gantz2024]\n    - Second point")
+    _front_matter(content_copy / "conclusion.md", "deck:\n  headline: What it adds up to")
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "--format", "pptx", "-q"]) == 0
+    prs = Presentation(str(out / "deck.pptx"))
+    titles = _titles(prs)
+    assert "Trade: the context" not in titles and "Conclusion" not in titles
+    slide = prs.slides[titles.index("Mexico is our largest trading partner")]
+    assert _body_paragraphs(slide) == ["First point, cited.iv", "Second point"]
+    foot = [sh for sh in slide.shapes if sh.name == "Sources"]
+    assert foot and foot[0].text_frame.text.startswith("Sources: iv David A. Gantz")
+    conclusion = prs.slides[titles.index("What it adds up to")]  # a headline alone keeps the derived text
+    assert _body_paragraphs(conclusion)[0].startswith("The U.S.-Mexico relationship represents far more")
+
+
+def test_check_validates_deck_front_matter(content_copy, capsys):
+    _front_matter(content_copy / "trade.md", "deck:\n  headline: [a list]\n  points: [a, b, c, d, e]\n  colour: red")
+    assert main(["check", "--content", str(content_copy), "--templates", str(TEMPLATES)]) == 1
+    err = capsys.readouterr().err
+    where = f"{content_copy}/trade.md:3: error:"
+    assert f"{where} 'deck' has unknown key 'colour' (allowed: headline, points)" in err
+    assert f"{where} 'deck.headline' must be text, not a list" in err
+    assert f"{where} 'deck.points' has 5 points; a slide takes at most 4" in err
+
+
+def test_empty_content_gives_no_slide_and_a_warning(content_copy, tmp_path, capsys):
+    path = content_copy / "strategic-context.md"
+    front = path.read_text(encoding="utf-8").split("---")[1]
+    path.write_text(f"---{front}---\n", encoding="utf-8")
+    trade = content_copy / "trade.md"
+    text = trade.read_text(encoding="utf-8")
+    head, tail = text.split("# Recommendations\n", 1)
+    trade.write_text(head + "# Recommendations\n\n" + "\n".join(l for l in tail.splitlines() if l.startswith("[^")) + "\n",
+                     encoding="utf-8")
+    assert main(["check", "--content", str(content_copy), "--templates", str(TEMPLATES)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    line = head.count("\n") + 1
+    assert f"{content_copy}/strategic-context.md:{front.count(chr(10)) + 2}: warning: the section has no text; the deck leaves out its slide" in err
+    assert f"{content_copy}/trade.md:{line}: warning: part '# Recommendations' is empty; the deck leaves out its slides" in err
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "--format", "pptx", "-q"]) == 0
+    prs = Presentation(str(out / "deck.pptx"))
+    titles = _titles(prs)
+    assert "Strategic Context" not in titles and "Trade: recommendations in detail" not in titles
+    assert assert_within_budget(prs) > 10

@@ -41,6 +41,10 @@ def main() -> None:
     # the master's title style: left-aligned, like every title the deck sets
     title_style = master._element.find(qn("p:txStyles")).find(qn("p:titleStyle"))
     title_style.find(qn("a:lvl1pPr")).set("algn", "l")
+    # titles as written: the section header's title is not set in capitals
+    for layout in master.slide_layouts:
+        for rpr in layout._element.iter(qn("a:defRPr")):
+            rpr.attrib.pop("cap", None)
     for holder, kind in ((master, "content"), *((l, {"Title Slide": "title", "Section Header": "section"}.get(l.name, "content"))
                                                for l in master.slide_layouts)):
         for shape in holder.placeholders:

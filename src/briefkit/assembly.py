@@ -36,6 +36,7 @@ def _environment(templates: Templates) -> jinja2.Environment:
     )
     env.filters["roman"] = lambda n: note_label(int(n), "lower-roman").upper()
     env.filters["key_sentences"] = key_sentences
+    env.filters["lead_ins"] = lead_ins
     env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
     return env
 
@@ -59,6 +60,24 @@ def key_sentences(markdown_text: str, limit: int = 0) -> str:
         if first:
             lines.append(first)
     return "\n".join(lines[:limit] if limit else lines)
+
+
+_LEAD_IN = re.compile(r"^\*\*(.+?)\*\*")
+
+
+def lead_ins(markdown_text: str) -> list[dict]:
+    """The recommendations of a part, grouped under its `##` headings: each one's lead-in,
+    a `###` heading or a paragraph's bold lead sentence. [{"heading": ..., "items": [...]}]"""
+    groups = [{"heading": "", "items": []}]
+    for block in re.split(r"\n\s*\n", str(markdown_text)):
+        block = " ".join(block.split())
+        if block.startswith("## "):
+            groups.append({"heading": block[3:].strip(" #"), "items": []})
+        elif block.startswith("### "):
+            groups[-1]["items"].append(block[4:].strip(" #"))
+        elif m := _LEAD_IN.match(block):
+            groups[-1]["items"].append(m.group(1).strip())
+    return [g for g in groups if g["items"]]
 
 
 def _template_origin(templates: Templates, exc: BaseException) -> Origin | None:

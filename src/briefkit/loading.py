@@ -34,7 +34,7 @@ _ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    type: str  # "str" | "int" | "strlist" | "figures" | "mapping"
+    type: str  # "str" | "int" | "strlist" | "figures" | "mapping" | "deck"
     required: bool = False
     choices: tuple[str, ...] = ()
 
@@ -64,6 +64,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "title": Key("str", True),
         "summary": Key("str"),
         "extra": Key("mapping"),
+        "deck": Key("deck"),
     },
     "pillar": {
         "kind": Key("str", True),
@@ -75,10 +76,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "recommendations": Key("strlist"),
         "figures": Key("figures"),
         "extra": Key("mapping"),
+        "deck": Key("deck"),
     },
 }
 FIGURE_KEYS = {"value": True, "label": True, "note": False}
-_DEFAULTS: dict[str, Any] = {"str": "", "int": 0, "strlist": (), "figures": (), "mapping": MappingProxyType({})}
+DECK_POINTS = 4  # at most, on a slide written by the author
+_DEFAULTS: dict[str, Any] = {"str": "", "int": 0, "strlist": (), "figures": (), "mapping": MappingProxyType({}),
+                             "deck": MappingProxyType({"headline": "", "points": ()})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +353,8 @@ def _check_value(key: str, spec: Key, value: Any, where: Origin) -> tuple[Any, l
         if not isinstance(value, dict):
             return None, [BuildError(f"'{key}' must be a mapping of 'name: value' lines, not {_yaml_type(value)}", where)]
         return value, []
+    if spec.type == "deck":
+        return _check_deck(key, value, where)
     # figures: a list of {value, label, note}
     if not isinstance(value, list):
         return None, [BuildError(f"'{key}' must be a list of figures, each with 'value:', 'label:' "
@@ -369,6 +375,24 @@ def _check_value(key: str, spec: Key, value: Any, where: Origin) -> tuple[Any, l
                 errors.append(BuildError(f"'{key}' item {i}: '{k}' must be text, not {_yaml_type(item[k])}", where))
         figures.append({k: item.get(k) if isinstance(item.get(k), str) else "" for k in FIGURE_KEYS})
     return tuple(figures), errors
+
+
+def _check_deck(key: str, value: Any, where: Origin) -> tuple[Any, list[BuildError]]:
+    """`deck: {headline: text, points: [up to four texts]}`: what the slide says, written for it."""
+    if not isinstance(value, dict):
+        return None, [BuildError(f"'{key}' must be a mapping with 'headline:' and/or 'points:', not {_yaml_type(value)}", where)]
+    errors = [BuildError(f"'{key}' has unknown key '{k}' (allowed: headline, points)", where)
+              for k in value if k not in ("headline", "points")]
+    headline, points = value.get("headline", ""), value.get("points", [])
+    if not isinstance(headline, str):
+        errors.append(BuildError(f"'{key}.headline' must be text, not {_yaml_type(headline)}", where))
+    if not isinstance(points, list) or not all(isinstance(p, str) and p.strip() for p in points):
+        errors.append(BuildError(f"'{key}.points' must be a list of text items, one per line starting with '- '", where))
+    elif len(points) > DECK_POINTS:
+        errors.append(BuildError(f"'{key}.points' has {len(points)} points; a slide takes at most {DECK_POINTS}", where))
+    if errors:
+        return None, errors
+    return {"headline": headline, "points": tuple(points)}, []
 
 
 def _is_iso_date(text: str) -> bool:

@@ -78,6 +78,10 @@ class Deck:
     section_size: float
     figure_size: float
     notes_size: float
+    source_size: float
+    max_words: float    # on a content slide
+    max_items: float    # paragraphs and bullets on a content slide
+    notes_words: float  # talking points of a slide's speaker notes
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ class Labels:
     of: str
     continued: str
     agenda: str
+    sources: str
 
 
 @dataclass(frozen=True, slots=True)

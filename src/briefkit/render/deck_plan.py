@@ -14,7 +14,7 @@ from PIL import ImageFont
 
 from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, Image,
                             Inline, KeyFigure, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, block_text, cites_next, key_figures, note_label, plain_text)
+                            Strong, Table, Text, block_text, cites_next, key_figures, note_label, note_refs, plain_text)
 from briefkit.theme import Theme
 
 # Slide geometry, inches (16:9).
@@ -29,6 +29,9 @@ BULLET_INDENT = 0.35  # inches per list level
 SUPER = 0.6         # superscript size relative to its text
 SAFETY = 1.04       # measured widths are padded for renderer differences
 MAX_FIGURES = 3
+SOURCE_WORDS = 8    # words of a note's text in a slide's sources line
+FOOT_GAP = 0.1      # inches between a slide's body and its sources line
+FOOT_SLACK = 0.06   # inches of room beyond the sources line's measured height
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class Run:
     code: bool = False
     superscript: bool = False
     url: str = ""
+    note: int = 0           # a note marker's note number
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,8 @@ class Slide:
     size: float = 0.0           # font size of paras, points
     figures: tuple[KeyFigure, ...] = ()
     image: str = ""
-    notes: str = ""
+    notes: tuple[Para, ...] = ()  # talking points (bullets), then the sources the slide cites
+    sources: tuple[Para, ...] = ()  # at the foot of the slide, in small type
     body: Box = field(default_factory=lambda: body_box())
 
 
@@ -170,7 +175,7 @@ def runs_of(inlines: tuple[Inline, ...], style: str, bold: bool = False, italic:
             case LineBreak():
                 out.append(Run("\n", bold, italic))
             case NoteRef(number=n):
-                out.append(Run(note_label(n, style), superscript=True))
+                out.append(Run(note_label(n, style), superscript=True, note=n))
             case _:
                 raise TypeError(f"deck: no case for {type(node).__name__}")
     return tuple(out)
@@ -213,7 +218,7 @@ class _Draft:
     title: str
     blocks: list[Block] = field(default_factory=list)
     figures: tuple[KeyFigure, ...] = ()
-    notes: list[str] = field(default_factory=list)
+    notes: list[Block] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
 
 
@@ -232,12 +237,14 @@ def _drafts(doc: Document) -> list[_Draft]:
                 if current is not None:
                     current = _Draft("content", current.title)
                     drafts.append(current)
+            case Callout(kind="notes") if current is None and drafts and drafts[-1].kind == "section":
+                drafts[-1].notes += block.blocks  # what the section argues
             case _:
                 if current is None:
                     current = _Draft("content", drafts[-1].title if drafts else doc.meta.short_title)
                     drafts.append(current)
                 if isinstance(block, Callout) and block.kind == "notes":
-                    current.notes += [block_text(b) for b in block.blocks]
+                    current.notes += block.blocks
                 elif isinstance(block, Callout) and block.kind == "figures":
                     current.figures += key_figures(block)
                 elif isinstance(block, Image):
@@ -247,29 +254,172 @@ def _drafts(doc: Document) -> list[_Draft]:
     return drafts
 
 
-def plan_deck(doc: Document, theme: Theme) -> tuple[Slide, ...]:
-    measure = Measure(theme)
-    style, labels = doc.meta.endnote_style, theme.labels
-    m = doc.meta
-    subtitle = "\n".join(x for x in (m.subtitle, m.organization, m.term) if x)
-    byline = "; ".join(m.authors)
-    title_notes = "\n".join(x for x in (m.title, subtitle, byline, f"{labels.supervised_by} {m.supervisor}" if m.supervisor else "") if x)
-    slides: list[Slide] = [Slide("title", m.title, subtitle=subtitle, notes=title_notes)]
-    for d in _drafts(doc):
-        notes = "\n".join(n for n in d.notes if n)
-        if d.kind == "section":
-            slides.append(Slide("section", d.title, notes=notes or d.title))
-            continue
-        paras = tuple(p for b in d.blocks for p in _paras(b, style))
-        text_notes = notes or "\n".join("".join(r.text for r in p.runs) for p in paras)
-        if paras or not (d.figures or d.images):
-            slides += _fit(d.title, paras, theme, measure, labels.continued, text_notes)
+class _Planner:
+    """Turns drafts into slides within the theme's density budget."""
+
+    def __init__(self, doc: Document, theme: Theme) -> None:
+        self.doc, self.theme, self.measure = doc, theme, Measure(theme)
+        self.style, self.labels, self.deck = doc.meta.endnote_style, theme.labels, theme.deck
+        self.endnotes = {n.number: n for n in doc.endnotes}
+
+    def plan(self) -> tuple[Slide, ...]:
+        m, labels = self.doc.meta, self.labels
+        subtitle = "\n".join(x for x in (m.subtitle, m.organization, m.term) if x)
+        byline = "; ".join(m.authors)
+        title_notes = [x for x in (m.title, subtitle.replace("\n", ", "), byline,
+                                   f"{labels.supervised_by} {m.supervisor}" if m.supervisor else "") if x]
+        slides: list[Slide] = [Slide("title", m.title, subtitle=subtitle, notes=_bullets(title_notes))]
+        drafts = _drafts(self.doc)
+        for i, d in enumerate(drafts):
+            if d.kind == "section":
+                slides.append(Slide("section", d.title, notes=self._section_notes(d, drafts[i + 1:])))
+                continue
+            slides += self._content(d)
+        slides += [replace(s, notes=self._talking_points(list(s.notes)))
+                   for s in _endnote_slides(self.doc.endnotes, self.theme, self.measure, self.style)]
+        return tuple(replace(s, title_size=_title_size(s, self.theme, self.measure)) for s in slides)
+
+    # notes ---------------------------------------------------------------------
+
+    def _talking_points(self, items: list[Para], cited: set[int] = frozenset()) -> tuple[Para, ...]:
+        """Bullets within the notes budget, then the sources cited on the slide by their numbers.
+
+        The points used are taken off `items`, so that a continued slide goes on with the rest."""
+        budget, out, used = int(self.deck.notes_words), [], 0
+        while items:
+            words = _word_count(items[0].runs)
+            if used + words > budget:
+                if not out:  # one long point: its first words
+                    item = items.pop(0)
+                    out.append(replace(item, runs=_first_words(item.runs, budget)))
+                break
+            out.append(items.pop(0))
+            used += words
+        if cited:
+            out.append(Para((Run(f"{self.labels.sources}: " + "; ".join(self._source(n) for n in sorted(cited))),)))
+        return tuple(out)
+
+    def _section_notes(self, d: _Draft, following: list[_Draft]) -> tuple[Para, ...]:
+        """The section's own notes, else the lead of each slide it holds: what it argues."""
+        if d.notes:
+            return self._talking_points(_note_items(d.notes))
+        leads = []
+        for f in following:
+            if f.kind == "section":
+                break
+            paras = [p for b in f.blocks for p in _paras(b, self.style)]
+            if paras:
+                leads.append(Para((Run(_plain(lead_sentence(paras[0].runs))),), 1, "•"))
+        return self._talking_points(leads or [Para((Run(d.title),), 1, "•")])
+
+    # content slides --------------------------------------------------------------
+
+    def _content(self, d: _Draft) -> list[Slide]:
+        """A draft's text slides (continued for lists), then its figure and image slides."""
+        slides: list[Slide] = []
+        full = [p for b in d.blocks for p in _paras(b, self.style)]
+        points = _note_items(d.notes)  # talking points, used up slide by slide
+        if full:
+            pages, rest = ([full], []) if self._within_budget(full) else self._reduce(d.blocks)
+            points = rest + points
+            unshown = _cited(full) - {n for page in pages for n in _cited(page)}  # cited in prose left to the notes
+            for i, page in enumerate(pages):
+                shown = _cited(page)
+                foot, body = self._foot(shown)
+                own = [Para((Run(_plain(p.runs)),), max(p.level, 1), "•") for p in page]
+                slides.append(Slide("content", d.title if i == 0 else f"{d.title} {self.labels.continued}",
+                                    paras=tuple(page), size=self.deck.body_size, body=body, sources=foot,
+                                    notes=self._talking_points(points or own, shown | (unshown if i == 0 else set()))))
         for i in range(0, len(d.figures), MAX_FIGURES):
-            title = d.title if i == 0 else f"{d.title} {labels.continued}"
-            slides.append(Slide("figures", title, figures=d.figures[i:i + MAX_FIGURES], notes=notes or title))
-        slides += [Slide("image", d.title, image=path, notes=notes or d.title) for path in d.images]
-    slides += _endnote_slides(doc.endnotes, theme, measure, style)
-    return tuple(replace(s, title_size=_title_size(s, theme, measure)) for s in slides)
+            figures = d.figures[i:i + MAX_FIGURES]
+            title = d.title if not slides else f"{d.title} {self.labels.continued}"
+            cited = {ref.number for f in figures for ref in note_refs((Paragraph(f.value + f.label + f.note),))}
+            foot, body = self._foot(cited)
+            own = [Para((Run(f"{_plain(runs_of(f.value, self.style))} {_plain(runs_of(f.label, self.style))}"),), 1, "•")
+                   for f in figures]
+            figures = tuple(KeyFigure(*(_without_notes(x) for x in (f.value, f.label, f.note))) for f in figures)
+            slides.append(Slide("figures", title, figures=figures, body=body, sources=foot,
+                                notes=self._talking_points(points or own, cited)))
+        for path in d.images:
+            slides.append(Slide("image", d.title, image=path, notes=self._talking_points(points or [Para((Run(d.title),), 1, "•")])))
+        return slides
+
+    def _within_budget(self, page: list[Para]) -> bool:
+        if len(page) > self.deck.max_items or sum(_word_count(p.runs) for p in page) > self.deck.max_words:
+            return False
+        return self.measure.fits(tuple(page), self.deck.body_size, self._foot(_cited(page))[1])
+
+    def _reduce(self, blocks: list[Block]) -> tuple[list[list[Para]], list[Para]]:
+        """Prose shows its lead sentence; lists are kept and continue on more slides.
+
+        Returns the pages and the talking points: the sentences of the prose the slide does not show.
+        """
+        pages: list[list[Para]] = [[]]
+        sentences: list[list[str]] = []  # per prose paragraph, the sentences left for the notes
+        for block in blocks:
+            if isinstance(block, (Paragraph, Quote)):
+                para = _paras(block, self.style)[0] if _paras(block, self.style) else None
+                if para is None:
+                    continue
+                text = _sentences(_plain(para.runs))
+                lead = lead_sentence(para.runs)
+                if _word_count(lead) > self.deck.max_words:
+                    lead = _first_words(lead, self.deck.max_words)
+                lead_para = replace(para, runs=lead)
+                if len(pages) == 1 and self._within_budget(pages[-1] + [lead_para]):
+                    pages[-1].append(lead_para)
+                    sentences.append(text[1:])
+                elif pages == [[]]:  # a lead taller than a slide (an endless word) is cut, as a list item is
+                    pages = [[piece] for piece in self._fitting_pieces(lead_para)]
+                    sentences.append(text[1:])
+                else:
+                    sentences.append(text)  # prose never continues onto another slide
+                continue
+            for para in _paras(block, self.style):
+                if pages[-1] and not self._within_budget(pages[-1] + [para]):
+                    pages.append(_keep_with_next(pages[-1]))
+                for piece in self._fitting_pieces(para):
+                    if pages[-1] and not self._within_budget(pages[-1] + [piece]):
+                        pages.append([])
+                    pages[-1].append(piece)
+        return [p for p in pages if p], _key_sentences(sentences, int(self.deck.notes_words))
+
+    def _fitting_pieces(self, para: Para) -> list[Para]:
+        """A list item taller than a slide, cut at words into pieces that each fit."""
+        box = body_box()
+        if self.measure.fits((para,), self.deck.body_size, box):
+            return [para]
+        return [p for s in _paginate("", (para,), self.deck.body_size, box, self.measure, "", (), "content") for p in s.paras]
+
+    # sources at the foot -------------------------------------------------------------
+
+    def _source(self, number: int) -> str:
+        """A note's number and the start of its text: a short source line."""
+        note = self.endnotes.get(number)
+        text = " ".join(block_text(b) for b in note.blocks) if note else ""
+        words = text.split()
+        short = " ".join(words[:SOURCE_WORDS]) + ("…" if len(words) > SOURCE_WORDS else "")
+        return f"{note_label(number, self.style)} {short}".strip()
+
+    def _foot(self, cited: set[int]) -> tuple[tuple[Para, ...], Box]:
+        """The sources line for these notes and the body box left above it."""
+        box = body_box()
+        if not cited:
+            return (), box
+        foot = (Para((Run(f"{self.labels.sources}: " + "; ".join(self._source(n) for n in sorted(cited))),)),)
+        height = sum(self.measure.para_height(p, self.deck.source_size, box.width, after=False) for p in foot) + 2 * INSET_Y + FOOT_SLACK
+        return foot, Box(box.left, box.top, box.width, box.height - height - FOOT_GAP)
+
+
+def plan_deck(doc: Document, theme: Theme) -> tuple[Slide, ...]:
+    return _Planner(doc, theme).plan()
+
+
+def foot_box(slide: Slide) -> Box:
+    """Where a slide's sources line sits: under its body, above the footer."""
+    body = body_box()
+    top = slide.body.top + slide.body.height + FOOT_GAP
+    return Box(body.left, top, body.width, body.top + body.height - top)
 
 
 def body_box() -> Box:
@@ -295,22 +445,125 @@ def _title_size(slide: Slide, theme: Theme, measure: Measure) -> float:
     return size
 
 
-def _fit(title: str, paras: tuple[Para, ...], theme: Theme, measure: Measure, cont: str, notes: str) -> list[Slide]:
-    """One slide at the largest size from body down to the floor; else continue at body size."""
-    box = Slide("content", title).body
-    sizes = []
-    size = theme.deck.body_size
-    while size >= max(theme.deck.min_body_size, theme.deck.body_size - 4):
-        sizes.append(size)
-        size -= 2
-    for size in sizes:
-        if measure.fits(paras, size, box):
-            return [Slide("content", title, paras=paras, size=size, notes=notes)]
-    return _paginate(title, paras, theme.deck.body_size, box, measure, cont, notes, "content")
+# Text helpers ---------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[A-Za-z0-9)\]%”’'\"]{2}[.!?])\s+(?=[A-Z“‘\"(])")
+
+
+def _plain(runs: tuple[Run, ...]) -> str:
+    return "".join(r.text for r in runs if not r.superscript)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in (x.strip() for x in _SENTENCE_END.split(" ".join(text.split()))) if s]
+
+
+def _word_count(runs: tuple[Run, ...]) -> int:
+    return len(_plain(runs).split())
+
+
+def lead_sentence(runs: tuple[Run, ...]) -> tuple[Run, ...]:
+    """The runs up to the end of the first sentence, with a note marker right after it."""
+    m = _SENTENCE_END.search(_plain(runs))
+    if not m:
+        return runs
+    cut, pos, out = m.start(), 0, []
+    for run in runs:
+        if run.superscript:
+            if pos <= cut:
+                out.append(run)
+            continue
+        if pos < cut:
+            out.append(run if pos + len(run.text) <= cut else replace(run, text=run.text[:cut - pos]))
+        pos += len(run.text)
+    return tuple(out)
+
+
+def _first_words(runs: tuple[Run, ...], n: int) -> tuple[Run, ...]:
+    """The first `n` words of the runs, and an ellipsis."""
+    out, left = [], n
+    for run in runs:
+        if run.superscript:
+            continue
+        words = run.text.split(" ")
+        count = len([w for w in words if w])
+        if count < left:
+            out.append(run)
+            left -= count
+            continue
+        kept, seen = [], 0
+        for w in words:
+            if w:
+                seen += 1
+            kept.append(w)
+            if seen == left:
+                break
+        out.append(replace(run, text=" ".join(kept).rstrip(",;:") + "…"))
+        break
+    return tuple(out)
+
+
+def _key_sentences(sentences: list[list[str]], budget: int) -> list[Para]:
+    """Talking points from prose within `budget` words: every paragraph's earliest sentences
+    first (all of the text when it fits), then put back in reading order."""
+    chosen, used = [], 0
+    for rank, i in sorted((rank, i) for i, para in enumerate(sentences) for rank in range(len(para))):
+        words = len(sentences[i][rank].split())
+        if used + words > budget:
+            break
+        chosen.append((i, rank))
+        used += words
+    return [Para((Run(sentences[i][rank]),), 1, "•") for i, rank in sorted(chosen)]
+
+
+def _note_items(blocks: list[Block]) -> list[Para]:
+    """Speaker-note bullets from notes blocks: a sentence each; list items kept as (nested) bullets."""
+    out: list[Para] = []
+    for block in blocks:
+        match block:
+            case BulletList(items) | OrderedList(items):
+                for item in items:
+                    for j, b in enumerate(item):
+                        if isinstance(b, (BulletList, OrderedList)):
+                            out += [replace(p, level=p.level + 1) for p in _note_items([b])]
+                        else:
+                            out.append(Para((Run(block_text(b)),), 1 if j == 0 else 2, "•"))
+            case _:
+                out += [Para((Run(s),), 1, "•") for line in block_text(block).split("\n") for s in _sentences(line)]
+    return out
+
+
+def _bullets(lines: list[str]) -> tuple[Para, ...]:
+    return tuple(Para((Run(x),), 1, "•") for x in lines)
+
+
+def _cited(paras) -> set[int]:
+    return {r.note for p in paras for r in p.runs if r.note}
+
+
+def _keep_with_next(page: list[Para]) -> list[Para]:
+    """A group heading (a bold line before a list) moves with the items it introduces."""
+    if len(page) > 1 and not page[-1].bullet and all(r.bold for r in page[-1].runs):
+        return [page.pop()]
+    return []
+
+
+def _without_notes(inlines: tuple[Inline, ...]) -> tuple[Inline, ...]:
+    """Inlines without citation markers (card labels carry none: the slide's foot lists the sources)."""
+    out = []
+    for node in inlines:
+        if isinstance(node, NoteRef):
+            continue
+        if isinstance(node, (Emph, Strong, Link)):
+            node = replace(node, children=_without_notes(node.children))
+        out.append(node)
+    if out and isinstance(out[-1], Text):
+        out[-1] = Text(out[-1].text.rstrip())
+    return tuple(out)
 
 
 def _paginate(title: str, paras: tuple[Para, ...], size: float, box: Box, measure: Measure, cont: str,
-              notes: str, kind: str) -> list[Slide]:
+              notes: tuple[Para, ...], kind: str) -> list[Slide]:
     pages: list[list[Para]] = [[]]
     room = box.height - 2 * INSET_Y
     used = 0.0
@@ -409,5 +662,5 @@ def _endnote_slides(endnotes: tuple[Endnote, ...], theme: Theme, measure: Measur
         paras.append(Para((label, *body)))
     box = Slide("endnotes", "").body
     size = theme.deck.min_body_size
-    slides = _paginate(theme.labels.endnotes, tuple(paras), size, box, measure, theme.labels.continued, "", "endnotes")
-    return [replace(s, notes="\n".join("".join(r.text for r in p.runs) for p in s.paras)) for s in slides]
+    slides = _paginate(theme.labels.endnotes, tuple(paras), size, box, measure, theme.labels.continued, (), "endnotes")
+    return [replace(s, notes=_bullets([_plain(p.runs) for p in s.paras])) for s in slides]

@@ -9,12 +9,12 @@ from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
-from pptx.util import Emu, Inches, Pt
+from pptx.util import Inches, Pt
 
 from briefkit.errors import BuildError, Origin
 from briefkit.model import Document
 from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER,
-                                       SLIDE_W, Box, Measure, Para, Run, Slide, plan_deck, runs_of, title_box)
+                                       SLIDE_W, Box, Measure, Para, Run, Slide, foot_box, plan_deck, runs_of, title_box)
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.templates import DEFAULTS
 from briefkit.theme import Theme
@@ -22,6 +22,9 @@ from briefkit.theme import Theme
 # The layouts the deck is built on, by the names PowerPoint gives them.
 LAYOUTS = {"title": "Title Slide", "section": "Section Header", "content": "Title and Content",
            "endnotes": "Title and Content", "figures": "Title Only", "image": "Title Only"}
+
+
+ONE_CARD_WIDTH = 7.5  # inches: a key figure alone is a large card in the middle
 
 
 class _Deck:
@@ -172,31 +175,39 @@ class _Deck:
                 body = None
         if body is not None:  # a layout's body placeholder the slide does not use
             body._element.getparent().remove(body._element)
-        slide.notes_slide.notes_text_frame.text = s.notes
+        if s.sources:
+            tf = self._box(slide, foot_box(s), MSO_ANCHOR.BOTTOM, name="Sources")
+            self._paragraphs(tf, s.sources, t.deck.source_size, t.colour.muted, after=False)
+        self._paragraphs(slide.notes_slide.notes_text_frame, s.notes, t.deck.notes_size, t.colour.text, after=False)
 
     def _figures(self, slide, s: Slide) -> None:
-        t, gap = self.theme, 0.35
-        n = len(s.figures)
-        width = (s.body.width - gap * (n - 1)) / n
-        top, height = s.body.top + 0.2, s.body.height - 0.4
+        """One, two or three cards filling the body; one card alone is large and centred."""
+        t, gap, n = self.theme, 0.35, len(s.figures)
+        width = min(s.body.width, ONE_CARD_WIDTH) if n == 1 else (s.body.width - gap * (n - 1)) / n
+        top, height = s.body.top + 0.1, s.body.height - 0.2
         style = self.doc.meta.endnote_style
         for i, fig in enumerate(s.figures):
-            left = s.body.left + i * (width + gap)
+            left = s.body.left + (s.body.width - width) / 2 if n == 1 else s.body.left + i * (width + gap)
             self._rect(slide, left, top, width, height, t.colour.callout_fill, "Decoration: card")
             self._rect(slide, left, top, width, 0.07, t.colour.accent, "Decoration: card rule")
+            inner = Box(left + 0.2, top + 0.3, width - 0.4, height - 0.5)
             value = runs_of(fig.value, style, bold=True)
-            size = t.deck.figure_size
-            box = Box(left + 0.15, top + 0.3, width - 0.3, size * LINE / 72 + 2 * INSET_Y)
-            while size > t.deck.min_body_size and self.measure.lines(value, size, (box.width - 2 * INSET_X) * 72) > 1:
+            size = t.deck.figure_size * (1.25 if n == 1 else 1)
+            while size > t.deck.min_body_size and self.measure.lines(value, size, (inner.width - 2 * INSET_X) * 72) > 1:
                 size -= 4
-            box = Box(box.left, box.top, box.width, size * LINE / 72 + 2 * INSET_Y)
-            self._paragraphs(self._box(slide, box), (Para(value),), size, t.colour.accent, after=False)
-            text = Box(box.left, box.top + box.height + 0.1, box.width, top + height - (box.top + box.height + 0.2))
-            paras = [Para(runs_of(fig.label, style, bold=True))] + ([Para(runs_of(fig.note, style))] if fig.note else [])
-            label_size = t.deck.body_size - 2
-            while label_size > t.deck.min_body_size and not self.measure.fits(tuple(paras), label_size, text):
+            value_h = size * LINE / 72 + 2 * INSET_Y
+            paras = (Para(runs_of(fig.label, style, bold=True)),) + ((Para(runs_of(fig.note, style)),) if fig.note else ())
+            room = Box(inner.left, inner.top + value_h + 0.1, inner.width, inner.height - value_h - 0.1)
+            label_size = t.deck.body_size + (2 if n == 1 else -2)
+            while label_size > t.deck.min_body_size and not self.measure.fits(paras, label_size, room):
                 label_size -= 1
-            self._paragraphs(self._box(slide, text), tuple(paras), label_size, t.colour.primary)
+            text_h = sum(self.measure.para_height(p, label_size, room.width) for p in paras) + 2 * INSET_Y
+            # the value and its label as one group, centred in the card's height
+            shift = max(0.0, (inner.height - value_h - 0.1 - text_h) / 2)
+            value_box = Box(inner.left, inner.top + shift, inner.width, value_h)
+            self._paragraphs(self._box(slide, value_box, name="Figure value"), (Para(value),), size, t.colour.accent, after=False)
+            text = Box(inner.left, value_box.top + value_h + 0.1, inner.width, inner.top + inner.height - (value_box.top + value_h + 0.1))
+            self._paragraphs(self._box(slide, text, name="Figure label"), paras, label_size, t.colour.primary)
 
     def _image(self, slide, s: Slide) -> None:
         from PIL import Image as PILImage
