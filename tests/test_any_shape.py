@@ -103,7 +103,7 @@ def test_no_conclusion_summary_and_no_recommendations_drop_headings_and_slides(b
     assert f"content/trade.md:{kind_line('trade.md')}: warning: no 'recommendations' here, which memo.md.j2 and " \
            "deck.md.j2 use; that part is left out" in warnings, checked.stderr
     assert any(re.fullmatch(r"content/trade\.md:\d+: warning: no '# Recommendations' text here, which memo\.md\.j2 "
-                            r"uses; that part is left out", w) for w in warnings), checked.stderr
+                            r"and deck\.md\.j2 use; that part is left out", w) for w in warnings), checked.stderr
     assert all(re.fullmatch(r"content/[a-z-]+\.md:\d+: warning: .+", w) for w in warnings), checked.stderr
 
     built = briefkit(briefing, "build")
@@ -123,6 +123,7 @@ def test_no_conclusion_summary_and_no_recommendations_drop_headings_and_slides(b
     titles = [t for t, _ in deck]
     assert "Conclusion" not in titles and "Trade: key recommendations" not in titles
     assert "Migration: key recommendations" in titles
+    assert "Policy Recommendations" not in titles and not [t for t in titles if "recommendations in detail" in t]
     assert not blank_slides(deck), blank_slides(deck)
 
 
