@@ -79,7 +79,7 @@ def test_missing_unknown_and_mistyped_keys(capsys, content_copy):
     assert code == 1 and all(LINE.match(line) for line in lines), err
     assert any(line.endswith("content/water.md:4: error: 'order' must be a whole number such as 2 (at most 9 digits), not 'first'") for line in lines)
     assert any(line.endswith("water.md:5: error: unknown key 'colour' for a pillar; allowed: kind, title, short_title, "
-                             "order, summary_title, summary, recommendations, figures, extra; put keys of your own "
+                             "order, summary_title, summary, recommendations, figures, deck, extra; put keys of your own "
                              "under 'extra:'") for line in lines), err
     assert any(line.endswith("water.md:6: error: unknown key 'sumary' for a pillar; did you mean 'summary'?")
                for line in lines), err

@@ -79,7 +79,7 @@ BILLION_LAUGHS = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n
                                          "or nothing"),
     ("title: Water\n{a: b}: c\n", 4, "front-matter keys must be words such as 'title:', not a list, a mapping "
                                      "or nothing"),
-    ("title: Water\n1: c\n", 4, "unknown key '1' for a section; allowed: kind, role, title, summary, extra, deck; put keys of your own under 'extra:'"),
+    ("title: Water\n1: c\n", 4, "unknown key '1' for a section; allowed: kind, role, title, summary, deck, extra; put keys of your own under 'extra:'"),
     ("title: Water\ntitle: Rivers\n", 4, "key 'title' appears twice (first on line 3)"),
     ("title: [Water, Rivers]\n", 3, "'title' must be text (title: some words), not a list"),
     ("title: {text: Water}\n", 3, "'title' must be text (title: some words), not a mapping"),

@@ -63,8 +63,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "role": Key("str"),
         "title": Key("str", True),
         "summary": Key("str"),
-        "extra": Key("mapping"),
         "deck": Key("deck"),
+        "extra": Key("mapping"),
     },
     "pillar": {
         "kind": Key("str", True),
@@ -75,8 +75,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "summary": Key("str"),
         "recommendations": Key("strlist"),
         "figures": Key("figures"),
-        "extra": Key("mapping"),
         "deck": Key("deck"),
+        "extra": Key("mapping"),
     },
 }
 FIGURE_KEYS = {"value": True, "label": True, "note": False}
