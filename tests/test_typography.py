@@ -213,3 +213,54 @@ def test_a_character_no_font_has_is_a_warning_and_an_error_under_strict(tmp_path
     assert "U+0121" not in err  # ġ is in the fonts
     assert main(["check", "--content", str(content), "--templates", str(TEMPLATES), "--strict"]) == 1
     assert f"{content}/introduction.md:{line}: error: '\U0001F984' (U+1F984)" in capsys.readouterr().err
+
+
+def _brief_lines(path: Path) -> list[list[str]]:
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        return [(p.extract_text() or "").split("\n") for p in pdf.pages]
+
+
+def test_brief_body_sets_60_to_75_characters_a_line(built):
+    import pdfplumber
+
+    lengths = []
+    with pdfplumber.open(built / "brief.pdf") as pdf:
+        for page in pdf.pages[2:]:
+            words = page.extract_words(extra_attrs=["fontname", "size"])
+            lines: dict[float, list] = {}
+            for w in words:
+                if "Caladea-Regular" in w["fontname"] and w["size"] > 10:
+                    lines.setdefault(round(w["top"]), []).append(w["text"])
+            lengths += [len(" ".join(ws)) for ws in lines.values()]
+    full = sorted(lengths)[len(lengths) // 2:]  # the longer half: lines that are not a paragraph's last
+    assert 60 <= full[len(full) // 2] <= 75, full[len(full) // 2]
+
+
+def test_brief_never_hyphenates_more_than_two_lines_in_a_row(built):
+    for lines in _brief_lines(built / "brief.pdf"):
+        run = 0
+        for line in lines:
+            run = run + 1 if re.search(r"\w-$", line) else 0
+            assert run <= 2, line
+
+
+def test_brief_keeps_each_figure_value_on_one_line(built):
+    values = [re.sub(r"^['\"]|['\"]$", "", v.strip()) for path in CONTENT.glob("*.md")
+              for v in re.findall(r"^\s*- value: (.+)$", path.read_text(), re.M)]
+    text = [line for lines in _brief_lines(built / "brief.pdf") for line in lines]
+    assert values and all(any(v in line for line in text) for v in values), values
+
+
+def test_brief_has_no_heading_at_the_foot_of_a_page(built):
+    import pdfplumber
+
+    with pdfplumber.open(built / "brief.pdf") as pdf:
+        for page in pdf.pages[2:]:  # after cover and contents
+            body = [c for c in page.chars if c["top"] < page.height - 0.9 * 72 and c["top"] > 72]
+            if not body:
+                continue
+            last = max(c["top"] for c in body)
+            tail = [c for c in body if abs(c["top"] - last) < 2]
+            assert not all("Carlito-Bold" in c["fontname"] and c["size"] >= 11 for c in tail), page.page_number

@@ -268,6 +268,12 @@ class KeyFigure:
     note: tuple[Inline, ...]
 
 
+def figure_rows(count: int) -> tuple[int, ...]:
+    """Cards per row for `count` key figures: up to three a row, rows as even as can be (4 -> 2+2, 5 -> 3+2)."""
+    rows = -(-count // 3)
+    return tuple(count // rows + (1 if i < count % rows else 0) for i in range(rows))
+
+
 def key_figures(callout: Callout) -> tuple[KeyFigure, ...]:
     """The rows of a figures callout's table, read as (value, label, note)."""
     for block in callout.blocks:

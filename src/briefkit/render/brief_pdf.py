@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+
+import pyphen
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -23,7 +25,7 @@ from reportlab.platypus.tableofcontents import TableOfContents
 
 from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
-                            block_text, cites_next, key_figures, note_label, plain_text)
+                            block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
 
@@ -73,17 +75,25 @@ class _Styles:
     toc: tuple[ParagraphStyle, ...]
 
 
-def stylesheet(theme: Theme) -> _Styles:
-    """Paragraph styles by role, all built from the theme."""
+def hyphenator(language: str):
+    """Hyphenation points by pyphen's dictionary for a language tag ('en-US'), three letters at
+    least on either side of the break; '' (no hyphenation) when pyphen has no such dictionary."""
+    found = pyphen.language_fallback(language.replace("-", "_"))
+    return pyphen.Pyphen(lang=found, left=3, right=3).iterate if found else ""
+
+
+def stylesheet(theme: Theme, language: str = "en-US") -> _Styles:
+    """Paragraph styles by role, all built from the theme; text hyphenated by the document's language."""
     s, c = theme.size, theme.colour
     body = ParagraphStyle("body", fontName=SERIF, fontSize=s.body, leading=s.body * theme.leading,
                           textColor=_hex(c.text), spaceAfter=theme.spacing.paragraph_after, splitLongWords=1,
-                          allowWidows=0, allowOrphans=0)
+                          allowWidows=0, allowOrphans=0, hyphenationLang=hyphenator(language),
+                          hyphenationMinWordLength=8)
     headings = tuple(
         ParagraphStyle(f"heading{n}", parent=body, fontName=SANS + "-Bold", fontSize=theme.heading_size(n),
                        leading=theme.heading_size(n) * 1.25, textColor=_hex(c.primary),
                        spaceBefore=theme.spacing.heading_before * (1.3 if n == 1 else 1),
-                       spaceAfter=theme.spacing.heading_after, keepWithNext=1)
+                       spaceAfter=theme.spacing.heading_after, hyphenationLang="")
         for n in (1, 2, 3))
     small = dict(fontSize=s.small, leading=s.small * 1.35)
     return _Styles(
@@ -95,25 +105,26 @@ def stylesheet(theme: Theme) -> _Styles:
         code=ParagraphStyle("code", parent=body, fontName=MONO, fontSize=s.small, leading=s.small * 1.3,
                             backColor=_hex(c.callout_fill), borderPadding=6, leftIndent=6, rightIndent=6,
                             spaceBefore=6, spaceAfter=12),
-        cell=ParagraphStyle("cell", parent=body, fontName=SANS, spaceAfter=0, **small),
-        cell_head=ParagraphStyle("cell_head", parent=body, spaceAfter=0, fontName=SANS + "-Bold",
+        cell=ParagraphStyle("cell", parent=body, hyphenationLang="", fontName=SANS, spaceAfter=0, **small),
+        cell_head=ParagraphStyle("cell_head", parent=body, hyphenationLang="", spaceAfter=0, fontName=SANS + "-Bold",
                                  textColor=colors.white, **small),
-        callout_title=ParagraphStyle("callout_title", parent=body, fontName=SANS + "-Bold",
+        callout_title=ParagraphStyle("callout_title", parent=body, hyphenationLang="", fontName=SANS + "-Bold",
                                      textColor=_hex(c.primary), spaceAfter=2),
-        figure_value=ParagraphStyle("figure_value", parent=body, fontName=SANS + "-Bold", fontSize=s.figure,
+        figure_value=ParagraphStyle("figure_value", parent=body, hyphenationLang="", fontName=SANS + "-Bold", fontSize=s.figure,
                                     leading=s.figure * 1.15, textColor=_hex(c.accent), spaceAfter=2),
-        figure_label=ParagraphStyle("figure_label", parent=body, fontName=SANS + "-Bold",
+        figure_label=ParagraphStyle("figure_label", parent=body, hyphenationLang="", fontName=SANS + "-Bold",
                                     textColor=_hex(c.primary), spaceAfter=2, **small),
-        figure_note=ParagraphStyle("figure_note", parent=body, fontName=SANS, textColor=_hex(c.muted), spaceAfter=0, **small),
-        endnote=ParagraphStyle("endnote", parent=body, fontSize=s.endnote, leading=s.endnote * 1.4, leftIndent=26,
+        figure_note=ParagraphStyle("figure_note", parent=body, hyphenationLang="", fontName=SANS, textColor=_hex(c.muted), spaceAfter=0, **small),
+        endnote=ParagraphStyle("endnote", parent=body, hyphenationLang="",  # notes are mostly names and addresses
+                               fontSize=s.endnote, leading=s.endnote * 1.4, leftIndent=26,
                                firstLineIndent=-26, spaceAfter=4),
-        title=ParagraphStyle("title", parent=body, fontName=SANS + "-Bold", fontSize=s.title,
+        title=ParagraphStyle("title", parent=body, hyphenationLang="", fontName=SANS + "-Bold", fontSize=s.title,
                              leading=s.title * 1.2, textColor=_hex(c.primary), spaceAfter=14),
-        cover=ParagraphStyle("cover", parent=body, fontName=SANS, fontSize=s.subtitle - 1, leading=(s.subtitle - 1) * 1.4,
+        cover=ParagraphStyle("cover", parent=body, hyphenationLang="", fontName=SANS, fontSize=s.subtitle - 1, leading=(s.subtitle - 1) * 1.4,
                              textColor=_hex(c.muted)),
-        cover_strong=ParagraphStyle("cover_strong", parent=body, fontName=SANS + "-Bold", fontSize=s.subtitle,
+        cover_strong=ParagraphStyle("cover_strong", parent=body, hyphenationLang="", fontName=SANS + "-Bold", fontSize=s.subtitle,
                                     leading=s.subtitle * 1.4, textColor=_hex(c.primary)),
-        toc=tuple(ParagraphStyle(f"toc{n}", parent=body, leftIndent=16 * n, firstLineIndent=0,
+        toc=tuple(ParagraphStyle(f"toc{n}", parent=body, hyphenationLang="", leftIndent=16 * n, firstLineIndent=0,
                                  fontName=SANS + ("-Bold" if n == 0 else ""), spaceBefore=6 if n == 0 else 1,
                                  spaceAfter=1) for n in range(3)),
     )
@@ -124,11 +135,12 @@ class _Brief:
 
     def __init__(self, doc: Document, theme: Theme) -> None:
         self.doc, self.theme = doc, theme
-        self.styles = stylesheet(theme)
+        self.styles = stylesheet(theme, doc.meta.language)
         self.cited: set[int] = set()
         self.heading_count = 0
-        self.frame_height = 0.0  # set by render_brief before any flowable is made
+        self.frame_height = self.width = 0.0  # set by render_brief before any flowable is made
         self.bold = self.italic = False  # inside <b> / <i> while marking up
+        self.heading_break: CondPageBreak | None = None  # the break before the heading just made
         cmaps = [(family, set(pdfmetrics.getFont(family).face.charToGlyph)) for family in (SERIF, SANS, MONO)]
         self.fallback = cmaps
         self.common = set.intersection(*(c for _, c in cmaps))
@@ -194,25 +206,32 @@ class _Brief:
 
     def flowables(self, block: Block, width: float) -> list:
         st = self.styles
+        if not isinstance(block, Heading):
+            self.heading_break = None
         match block:
             case Heading(level, children):
                 self.heading_count += 1
                 style = st.heading[min(level, 3) - 1]
                 title = plain_text(children)
-                if len(title) > 200:  # a heading this long cannot be kept with the text after it
-                    style = ParagraphStyle(f"{style.name}_long", parent=style, keepWithNext=0)
-                p = RLParagraph(self.markup(children), style)
+                p = _Paragraph(self.markup(children), style)
                 p.outline = (min(level, 3) - 1, title, f"h{self.heading_count}")
-                # keep a heading off the page bottom: it moves with ~3 lines of what follows
-                return [CondPageBreak(style.leading + 3 * st.body.leading + style.spaceBefore), p]
+                # keep a heading off the page bottom: it moves with ~3 lines of what follows, and a
+                # heading right under a heading joins the break of the first
+                need = p.wrap(width, 1e6)[1] + style.spaceBefore + style.spaceAfter
+                # (never more than half a page: a keep rule must not leave a page half empty)
+                if self.heading_break is not None:
+                    self.heading_break.height = min(self.heading_break.height + need, self.frame_height / 2)
+                    return [p]
+                self.heading_break = CondPageBreak(min(need + 3 * st.body.leading, self.frame_height / 2))
+                return [self.heading_break, p]
             case Paragraph(children):
-                return [RLParagraph(self.markup(children), st.body)]
+                return [_Paragraph(self.markup(children), st.body)]
             case BulletList() | OrderedList():
                 return [self._list(block, width)]
             case Quote(blocks):
                 out = []
                 for b in blocks:
-                    out += ([RLParagraph(self.markup(b.children), st.quote)] if isinstance(b, Paragraph)
+                    out += ([_Paragraph(self.markup(b.children), st.quote)] if isinstance(b, Paragraph)
                             else self.nested(b, width - 36))
                 return out
             case CodeBlock(text):
@@ -220,7 +239,7 @@ class _Brief:
                 columns = max(10, int((width - 2 * st.code.leftIndent - 12) / (0.6 * st.code.fontSize)))
                 return [Preformatted(text, st.code, maxLineLength=columns, newLineChars="")]
             case Table():
-                return [self._table(block, width), Spacer(1, 8)]
+                return [self._table(block, width)]
             case Callout(kind="figures"):
                 return self._figures(block, width)
             case Callout():
@@ -238,7 +257,7 @@ class _Brief:
         for item in block.items:
             content = []
             for b in item:
-                content += ([RLParagraph(self.markup(b.children), st.bullet)] if isinstance(b, Paragraph)
+                content += ([_Paragraph(self.markup(b.children), st.bullet)] if isinstance(b, Paragraph)
                             else self.nested(b, width - 18))
             items.append(ListItem(content))
         kw = dict(bulletType="1", start=block.start) if ordered else dict(bulletType="bullet", start="•")
@@ -253,17 +272,17 @@ class _Brief:
         def cell(markup: str, col: int, head: bool) -> RLParagraph:
             style = st.cell_head if head else st.cell
             a = align.get(block.aligns[col] if col < len(block.aligns) else "left", TA_LEFT)
-            return RLParagraph(markup, ParagraphStyle(f"c{a}{head}", parent=style, alignment=a))
+            return _Paragraph(markup, ParagraphStyle(f"c{a}{head}", parent=style, alignment=a))
 
         source = ((block.header,) if block.header else ()) + block.rows
         markup = [[self.markup(r[i]) if i < len(r) else "" for i in range(ncols)] for r in source]
         rows = [[cell(m, i, r == 0 and bool(block.header)) for i, m in enumerate(row)] for r, row in enumerate(markup)]
         if any(max(p.wrap(width / ncols - 12, 1e9)[1] for p in row) > self.frame_height * 0.8 for row in rows):
             # a row taller than a page cannot be drawn as a grid: stack its cells instead
-            return KeepTogether([RLParagraph(m, st.body) for row in markup for m in row if m])
+            return KeepTogether([_Paragraph(m, st.body) for row in markup for m in row if m])
         # a header repeats on each page unless it is too long to leave room for rows
         repeat = 1 if block.header and sum(len(plain_text(h)) for h in block.header) < 200 else 0
-        table = RLTable(rows, colWidths=[width / ncols] * ncols, repeatRows=repeat, hAlign="LEFT",
+        table = RLTable(rows, colWidths=[width / ncols] * ncols, repeatRows=repeat, hAlign="LEFT", spaceAfter=8,
                         splitInRow=24)  # rows taller than a page split, 24 pt at least
         style = [_TABLE_FONT, ("GRID", (0, 0), (-1, -1), 0.5, _hex(c.rule)), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                  ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]
@@ -273,51 +292,67 @@ class _Brief:
         return table
 
     def _callout(self, block: Callout, width: float) -> list:
-        """A shaded box: one row per block, so a long box can continue on the next page."""
+        """A shaded box kept on one page; one taller than the rule allows continues with its title repeated."""
         c = self.theme.colour
-        inner = width - 24
-        rows = [[RLParagraph(self.text(block.title), self.styles.callout_title)]] if block.title else []
+        inner = width - 2 * _PAD
+        rows = [[_Paragraph(self.text(block.title), self.styles.callout_title)]] if block.title else []
         for b in block.blocks:
             if isinstance(b, (BulletList, OrderedList)):
                 rows += [[self._list(type(b)((item,), *([b.start] if isinstance(b, OrderedList) else [])), inner)]
                          for item in b.items]
             else:
                 rows += [[f] for f in self.nested(b, inner)]
-        table = RLTable(rows, colWidths=[width], hAlign="LEFT", splitInRow=24)  # rows taller than a page split, 24 pt at least
+        table = RLTable(rows, colWidths=[width], hAlign="LEFT", repeatRows=1 if block.title else 0,
+                        splitInRow=24, spaceBefore=4, spaceAfter=12)  # rows taller than a page split, 24 pt at least
         table.setStyle(TableStyle([
             _TABLE_FONT, ("BACKGROUND", (0, 0), (-1, -1), _hex(c.callout_fill)),
             ("LINEBEFORE", (0, 0), (0, -1), 3, _hex(c.callout_border)),
-            ("LEFTPADDING", (0, 0), (-1, -1), 12), ("RIGHTPADDING", (0, 0), (-1, -1), 12),
+            ("LEFTPADDING", (0, 0), (-1, -1), _PAD), ("RIGHTPADDING", (0, 0), (-1, -1), _PAD),
             ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-            ("TOPPADDING", (0, 0), (-1, 0), 8), ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+            ("TOPPADDING", (0, 0), (-1, 0), _PAD), ("BOTTOMPADDING", (0, -1), (-1, -1), _PAD),
         ]))
-        return [Spacer(1, 4), table, Spacer(1, 10)]
+        return [_Keep([table], self.frame_height)]
 
     def _figures(self, block: Callout, width: float) -> list:
+        """Cards of equal height, up to three a row (see figure_rows), kept together."""
         figures = key_figures(block)
         if not figures:
             return []
         st, c = self.styles, self.theme.colour
-        gap = 8
-        col = (width - gap * (len(figures) - 1)) / len(figures)
-        cells = []
+        gap, cards, tables = 10, [], []
+        narrowest = (width - gap * (max(figure_rows(len(figures))) - 1)) / max(figure_rows(len(figures))) - 2 * _PAD
+        # a value never breaks: all values get the size at which the widest fits its card
+        widest = max(pdfmetrics.stringWidth(plain_text(f.value), SANS + "-Bold", st.figure_value.fontSize) for f in figures)
+        scale = min(1.0, narrowest / widest) if widest else 1.0
+        value_style = ParagraphStyle("figure_value_fit", parent=st.figure_value, fontSize=st.figure_value.fontSize * scale,
+                                     leading=st.figure_value.leading * scale)
         for fig in figures:
-            cell = [RLParagraph(self.markup(fig.value), st.figure_value),
-                    RLParagraph(self.markup(fig.label), st.figure_label)]
+            card = [_Paragraph("<nobr>" + self.markup(fig.value) + "</nobr>", value_style),
+                    _Paragraph(self.markup(fig.label), st.figure_label)]
             if fig.note:
-                cell.append(RLParagraph(self.markup(fig.note), st.figure_note))
-            cells += [cell, ""]
-        cells = cells[:-1]
-        widths = [w for _ in figures for w in (col, gap)][:-1]
-        table = RLTable([cells], colWidths=widths, hAlign="LEFT", splitInRow=24)  # rows taller than a page split, 24 pt at least
-        style = [_TABLE_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 10),
-                 ("RIGHTPADDING", (0, 0), (-1, -1), 10), ("TOPPADDING", (0, 0), (-1, -1), 8),
-                 ("BOTTOMPADDING", (0, 0), (-1, -1), 10)]
-        for i in range(0, len(widths), 2):
-            style += [("BACKGROUND", (i, 0), (i, 0), _hex(c.callout_fill)),
-                      ("LINEABOVE", (i, 0), (i, 0), 2.5, _hex(c.accent))]
-        table.setStyle(TableStyle(style))
-        return [Spacer(1, 2), KeepTogether([table]), Spacer(1, 12)]
+                card.append(_Paragraph(self.markup(fig.note), st.figure_note))
+            cards.append(card)
+        done, sizes = 0, []
+        for count in figure_rows(len(cards)):
+            col = (width - gap * (count - 1)) / count
+            sizes += [col] * count
+        height = max(sum(p.wrap(w - 2 * _PAD, 1e6)[1] + p.style.spaceAfter for p in card) for card, w in zip(cards, sizes))
+        for count in figure_rows(len(cards)):
+            col = (width - gap * (count - 1)) / count
+            row = [x for card in cards[done:done + count] for x in (card, "")][:-1]
+            widths = [x for _ in range(count) for x in (col, gap)][:-1]
+            table = RLTable([row], colWidths=widths, rowHeights=[height + 2 * _PAD], hAlign="LEFT",
+                            spaceBefore=4 if not done else gap, spaceAfter=12)
+            style = [_TABLE_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), _PAD),
+                     ("RIGHTPADDING", (0, 0), (-1, -1), _PAD), ("TOPPADDING", (0, 0), (-1, -1), _PAD),
+                     ("BOTTOMPADDING", (0, 0), (-1, -1), _PAD)]
+            for i in range(0, len(widths), 2):
+                style += [("BACKGROUND", (i, 0), (i, 0), _hex(c.callout_fill)),
+                          ("LINEABOVE", (i, 0), (i, 0), 2.5, _hex(c.accent))]
+            table.setStyle(TableStyle(style))
+            tables.append(table)
+            done += count
+        return [_Keep(tables, self.frame_height)]
 
     def _image(self, path: str, width: float) -> RLImage:
         """At its natural size (a pixel a point), scaled down to fit the frame's width and most of its height."""
@@ -328,15 +363,75 @@ class _Brief:
     def endnotes(self) -> list:
         if not self.doc.endnotes:
             return []
-        out = [PageBreak()] + self.flowables(Heading(1, (Text(self.theme.labels.endnotes),)), 0)
+        out = [PageBreak()] + self.flowables(Heading(1, (Text(self.theme.labels.endnotes),)), self.width)
         for note in self.doc.endnotes:
             label = note_label(note.number, self.doc.meta.endnote_style)
             back = f'<a name="note-{note.number}"/><a href="#cite-{note.number}" color="#{self.theme.colour.link}">{label}</a>'
             paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else self.text(block_text(b))
                           for b in note.blocks] or [""]
-            out.append(RLParagraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote))
-            out += [RLParagraph(p, self.styles.endnote) for p in paragraphs[1:]]
+            # a note is read whole: it moves to the next page rather than split (a long one splits)
+            out.append(_Keep([_Paragraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote)]
+                             + [_Paragraph(p, self.styles.endnote) for p in paragraphs[1:]], self.frame_height))
         return out
+
+
+MAX_HYPHENS = 2  # lines in a row that may end in a hyphen
+
+
+class _Paragraph(RLParagraph):
+    """A paragraph with at most MAX_HYPHENS hyphenated lines in a row; one with more is set
+    again without hyphenation (ragged right takes the slack). So is one with a line too long:
+    reportlab's hyphenation splits a long address once, at a '/', and never splits the rest."""
+
+    def breakLines(self, width):  # noqa: N802 (reportlab's name)
+        lines = super().breakLines(width)
+        if self.style.hyphenationLang and (_hyphen_run(lines) > MAX_HYPHENS or _overflows(lines)):
+            style = self.style
+            self.style = _unhyphenated(style)
+            try:
+                lines = super().breakLines(width)
+            finally:
+                self.style = style
+        return lines
+
+
+def _hyphen_run(para) -> int:
+    """The longest run of consecutive lines ending in a hyphen."""
+    longest = run = 0
+    for line in para.lines:
+        text = " ".join(line[1]) if para.kind == 0 else "".join(getattr(w, "text", "") for w in line.words)
+        run = run + 1 if text.rstrip().endswith("-") else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _overflows(para) -> bool:
+    return any((line[0] if para.kind == 0 else line.extraSpace) < -0.5 for line in para.lines)
+
+
+def _unhyphenated(style: ParagraphStyle) -> ParagraphStyle:
+    """The style without hyphenation, made once per style."""
+    if getattr(style, "unhyphenated", None) is None:
+        style.unhyphenated = ParagraphStyle(style.name + "_nohyphens", parent=style, hyphenationLang="")
+    return style.unhyphenated
+
+
+_PAD = 10  # inner padding of callouts and figure cards, the same on every side
+
+
+class _Keep(KeepTogether):
+    """Keeps its content on one page, moving it to the next unless that would leave more than
+    half of this page empty; then (or when it is taller than a page) it splits where it stands."""
+
+    def __init__(self, flowables: list, frame_height: float) -> None:
+        super().__init__(flowables)
+        self.frame_height = frame_height
+
+    def split(self, aW, aH):  # noqa: N802 (reportlab's signature)
+        self.wrap(aW, aH)
+        if self._H > aH and aH > self.frame_height / 2:
+            return self._content[:]
+        return super().split(aW, aH)
 
 
 class _DocTemplate(BaseDocTemplate):
@@ -386,7 +481,7 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     paragraphs then keep every pass's line breaks alive: twice the memory on long briefs).
     """
     _register_fonts(theme)
-    st, m, c = stylesheet(theme), doc.meta, theme.colour
+    st, m, c = stylesheet(theme, doc.meta.language), doc.meta, theme.colour
     pagesize = A4 if theme.page.size.lower() == "a4" else LETTER
     pw, ph = pagesize
     left, right = theme.page.margin_left * inch, theme.page.margin_right * inch
@@ -414,18 +509,18 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
 
     def story() -> list:
         brief = _Brief(doc, theme)
-        brief.frame_height = ph - top - bottom
-        out: list = [Spacer(1, 1.9 * inch), RLParagraph(brief.text(m.title), st.title),
+        brief.frame_height, brief.width = ph - top - bottom, width
+        out: list = [Spacer(1, 1.9 * inch), _Paragraph(brief.text(m.title), st.title),
                      HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
         for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.term, st.cover)):
             if text:
-                out.append(RLParagraph(brief.text(text), style))
+                out.append(_Paragraph(brief.text(text), style))
         if m.supervisor:
-            out += [Spacer(1, 0.6 * inch), RLParagraph(brief.text(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
+            out += [Spacer(1, 0.6 * inch), _Paragraph(brief.text(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
         if m.authors:
-            out += [Spacer(1, 6), RLParagraph(brief.text(", ".join(m.authors)), st.body)]
+            out += [Spacer(1, 6), _Paragraph(brief.text(", ".join(m.authors)), st.body)]
         out += [NextPageTemplate("body"), PageBreak(),
-                RLParagraph(escape(theme.labels.contents), st.heading[0]), toc, PageBreak()]
+                _Paragraph(escape(theme.labels.contents), st.heading[0]), toc, PageBreak()]
         for block in doc.blocks:
             out += brief.flowables(block, width)
         return out + brief.endnotes()
