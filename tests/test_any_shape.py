@@ -19,9 +19,14 @@ from conftest import CONTENT, docx_paragraphs
 BRIEFKIT = Path(sys.executable).parent / "briefkit"
 
 
-def briefkit(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BRIEFKIT.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(["briefkit", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+def run_here(cwd: Path, *command: str, **env: str) -> subprocess.CompletedProcess:
+    """A command run in `cwd` as a user would, with this briefkit's `briefkit` on the PATH."""
+    env = {**os.environ, "PATH": f"{BRIEFKIT.parent}{os.pathsep}{os.environ.get('PATH', '')}", **env}
+    return subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def briefkit(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return run_here(cwd, "briefkit", *args, **env)
 
 
 def memo_headings(path: Path) -> list[tuple[int, str]]:

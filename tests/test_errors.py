@@ -141,7 +141,8 @@ def test_missing_content_folder_is_a_usage_error_and_an_empty_one_names_it(capsy
 
 def test_missing_templates_folder_names_the_fix(capsys, tmp_path):
     code, _, err = run(capsys, "build", "--content", str(CONTENT), "--templates", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
-    assert code == 1 and "nowhere' does not exist; omit --templates to use the built-in templates" in err
+    assert code == 2 and err == (f"briefkit build: error: templates folder '{tmp_path / 'nowhere'}' does not exist; "
+                                 "omit --templates to use the built-in templates\n")
     assert not (tmp_path / "o").exists()
 
 

@@ -155,11 +155,18 @@ def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: 
     return built
 
 
-def _digest(folders: tuple[Path, ...]) -> str:
+def _source_files(folder: Path, out_dir: Path) -> list[Path]:
+    """Every file under `folder` but those in the output folder, which lies inside it when a
+    briefing's folder is its own content folder (`briefkit build` run among the .md files)."""
+    out = Path(out_dir).resolve()
+    return [p for p in Path(folder).rglob("*") if p.is_file() and out not in p.resolve().parents]
+
+
+def _digest(folders: tuple[Path, ...], out_dir: Path) -> str:
     """SHA-256 over every file's relative path and bytes, in sorted order."""
     h = hashlib.sha256()
     for folder in folders:
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        for path in sorted(_source_files(folder, out_dir)):
             h.update(f"{folder.name}/{path.relative_to(folder).as_posix()}\0".encode())
             h.update(path.read_bytes())
     return h.hexdigest()
@@ -179,7 +186,7 @@ def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, stric
     manifest = {
         "title": meta.title, "slug": meta.slug, "date": when.isoformat(),
         "briefkit": __version__, "renderers": versions,
-        "source_sha256": _digest((Path(content_dir), *briefing.theme.templates.folders)),
+        "source_sha256": _digest((Path(content_dir), *briefing.theme.templates.folders), out_dir),
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
@@ -201,11 +208,11 @@ def formats_affected(changed: list[Path], template_dir: Path | None) -> tuple[st
     return tuple(f for f in FORMATS if f in out)
 
 
-def _snapshot(folders: tuple[Path, ...]) -> dict[Path, tuple[float, int]]:
+def _snapshot(folders: tuple[Path, ...], out_dir: Path) -> dict[Path, tuple[float, int]]:
     snap = {}
     for folder in folders:
-        for path in Path(folder).rglob("*"):
-            if path.is_file() and not path.name.startswith("."):
+        for path in _source_files(folder, out_dir):
+            if not path.name.startswith("."):
                 try:
                     st = path.stat()
                 except OSError:  # removed or renamed while we looked (editors save that way)
@@ -219,10 +226,10 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
           keep_going: Callable[[], bool] = lambda: True) -> None:
     """Rebuild the deliverables a saved file affects, until `keep_going` says stop."""
     folders = (Path(content_dir),) + ((Path(template_dir),) if template_dir is not None else ())
-    seen = _snapshot(folders)
+    seen = _snapshot(folders, out_dir)
     while keep_going():
         time.sleep(interval)
-        now = _snapshot(folders)
+        now = _snapshot(folders, out_dir)
         changed = [p for p in set(now) | set(seen) if now.get(p) != seen.get(p)]
         seen = now
         if not changed:

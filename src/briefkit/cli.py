@@ -1,4 +1,4 @@
-"""Command line: `briefkit build` and `briefkit check`. The only module that prints."""
+"""Command line: `briefkit build`, `check`, `dist`, `watch` and `new`. The only module that prints."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from briefkit import __version__
 from briefkit.build import FORMATS, build, bundle, check, watch
 from briefkit.errors import BuildError, BuildErrors
+from briefkit.project import find_content, new_briefing, scaffold_problem
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -25,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="briefkit",
         description="Build a policy briefing written in Markdown into a Word memo (memo.docx), "
                     "a PDF brief (brief.pdf) and a slide deck (deck.pptx), all with the same numbered endnotes.",
-        epilog="Examples:\n  briefkit build                      build all three into build/\n"
+        epilog="Examples:\n  briefkit new water-brief            start a briefing in the folder water-brief\n"
+               "  briefkit build                      build all three into build/\n"
                "  briefkit build --format docx        only the Word memo\n"
                "  briefkit check                      report content problems without building",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -35,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
-                        help="folder of the briefing's .md files (default: content)")
+        sp.add_argument("--content", type=Path, default=None, metavar="DIR",
+                        help="folder of the briefing's .md files (default: ./content if it holds a briefing, "
+                             "else the current folder if it does)")
         sp.add_argument("--templates", type=Path, default=None, metavar="DIR",
                         help="folder whose files override the built-in templates, theme.yaml and fonts "
                              "file by file (default: ./templates when it exists)")
@@ -68,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
                                    "affects, printing what was rebuilt. Stop with Ctrl-C.")
     common(w)
     w.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="output folder (default: build)")
+
+    n = sub.add_parser("new", help="start a briefing in a new folder",
+                       description="Write an example briefing into DIR (new or empty): content/ with a briefing file, "
+                                   "sections, two pillars with every front-matter key shown, a cited note, and a "
+                                   "README and Makefile, so that `cd DIR && make` builds the three deliverables.")
+    n.add_argument("dir", type=Path, metavar="DIR", help="the folder to create")
+    n.add_argument("--templates", action="store_true",
+                   help="also copy the built-in templates and theme into DIR/templates, to customise them")
+    n.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
@@ -99,22 +111,40 @@ def internal_error(e: Exception) -> str:
     return f"briefkit failed unexpectedly ({type(e).__name__}: {e}); run with --debug for the traceback"
 
 
-def _template_dir(given: Path | None) -> Path | None:
-    """The project's templates folder: the one given, else ./templates if there is one."""
-    if given is None:
-        return Path("templates") if Path("templates").is_dir() else None
-    if not given.is_dir():
-        raise BuildError(f"templates folder '{given}' does not exist; "
-                         "omit --templates to use the built-in templates")
-    return given
+def _usage_problem(args: argparse.Namespace) -> str:
+    """What is wrong with the folders named on the command line (or found); empty when nothing.
+
+    Sets `args.content` and `args.templates` to the folders to use."""
+    args.content = find_content(args.content)
+    if args.content is None:
+        return ("no briefing here: neither ./content nor this folder holds a file with 'kind: briefing'; "
+                "run this in a briefing's folder, name one with --content DIR, or start one with `briefkit new DIR`")
+    if not args.content.is_dir():
+        what = "is not a folder" if args.content.exists() else "does not exist"
+        return f"content folder '{args.content}' {what} (--content DIR)"
+    if args.templates is None:
+        args.templates = Path("templates") if Path("templates").is_dir() else None
+    elif not args.templates.is_dir():
+        return f"templates folder '{args.templates}' does not exist; omit --templates to use the built-in templates"
+    return ""
+
+
+def _new(args: argparse.Namespace) -> int:
+    if problem := scaffold_problem(args.dir):
+        print(f"briefkit new: error: {problem}", file=sys.stderr)
+        return 2
+    files = new_briefing(args.dir, with_templates=args.templates)
+    print(f"created {args.dir}/ with {len(files)} files: {', '.join(p.as_posix() for p in files)}")
+    print(f"next: cd {args.dir} && make   (or: briefkit build)")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not args.content.is_dir():
-        what = "is not a folder" if args.content.exists() else "does not exist"
-        print(f"briefkit {args.command}: error: content folder '{args.content}' {what} (--content DIR)", file=sys.stderr)
+    if args.command == "new":
+        return _new(args)
+    if problem := _usage_problem(args):
+        print(f"briefkit {args.command}: error: {problem}", file=sys.stderr)
         return 2
-    args.templates = _template_dir(args.templates)
     if args.command == "check":
         briefing = check(args.content, args.templates, strict=args.strict)
         for w in briefing.warnings:

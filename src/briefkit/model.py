@@ -148,6 +148,11 @@ class Meta:
     endnote_style: str = "lower-roman"
     slug: str = "briefing"
 
+    @property
+    def when(self) -> str:
+        """The cover's line of time: term and date, the date once when they are the same."""
+        return " · ".join(dict.fromkeys(x for x in (self.term, self.date) if x))
+
 
 @dataclass(frozen=True, slots=True)
 class Document:

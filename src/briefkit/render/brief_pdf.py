@@ -512,7 +512,7 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
         brief.frame_height, brief.width = ph - top - bottom, width
         out: list = [Spacer(1, 1.9 * inch), _Paragraph(brief.text(m.title), st.title),
                      HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
-        for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.term, st.cover)):
+        for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.when, st.cover)):
             if text:
                 out.append(_Paragraph(brief.text(text), style))
         if m.supervisor:

@@ -264,7 +264,7 @@ class _Planner:
 
     def plan(self) -> tuple[Slide, ...]:
         m, labels = self.doc.meta, self.labels
-        subtitle = "\n".join(x for x in (m.subtitle, m.organization, m.term) if x)
+        subtitle = "\n".join(x for x in (m.subtitle, m.organization, m.when) if x)
         byline = "; ".join(m.authors)
         title_notes = [x for x in (m.title, subtitle.replace("\n", ", "), byline,
                                    f"{labels.supervised_by} {m.supervisor}" if m.supervisor else "") if x]

@@ -153,7 +153,7 @@ class _Writer:
         for text, size, colour, bold, before in (
             (m.subtitle, t.size.subtitle, t.colour.primary, False, 6),
             (m.organization, t.size.subtitle, t.colour.primary, True, 18),
-            (m.term, t.size.body + 1, t.colour.muted, False, 2),
+            (m.when, t.size.body + 1, t.colour.muted, False, 2),
             (f"{t.labels.supervised_by} {m.supervisor}" if m.supervisor else "", t.size.body + 1, t.colour.text, False, 36),
             (", ".join(m.authors), t.size.body, t.colour.text, False, 10),
         ):
