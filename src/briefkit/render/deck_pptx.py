@@ -181,32 +181,35 @@ class _Deck:
         self._paragraphs(slide.notes_slide.notes_text_frame, s.notes, t.deck.notes_size, t.colour.text, after=False)
 
     def _figures(self, slide, s: Slide) -> None:
-        """One, two or three cards filling the body; one card alone is large and centred."""
+        """One, two or three cards filling the body; one card alone is large and centred.
+
+        The cards share one value size and one label size, and their values sit on one line."""
         t, gap, n = self.theme, 0.35, len(s.figures)
         width = min(s.body.width, ONE_CARD_WIDTH) if n == 1 else (s.body.width - gap * (n - 1)) / n
         top, height = s.body.top + 0.1, s.body.height - 0.2
+        inner_w, inner_h = width - 0.4, height - 0.5
         style = self.doc.meta.endnote_style
-        for i, fig in enumerate(s.figures):
+        values = [runs_of(fig.value, style, bold=True) for fig in s.figures]
+        labels = [(Para(runs_of(fig.label, style, bold=True)),) + ((Para(runs_of(fig.note, style)),) if fig.note else ())
+                  for fig in s.figures]
+        size = t.deck.figure_size * (1.25 if n == 1 else 1)
+        while size > t.deck.min_body_size and any(self.measure.lines(v, size, (inner_w - 2 * INSET_X) * 72) > 1 for v in values):
+            size -= 4
+        value_h = size * LINE / 72 + 2 * INSET_Y
+        room = Box(0, 0, inner_w, inner_h - value_h - 0.1)
+        label_size = t.deck.body_size + (2 if n == 1 else -2)
+        while label_size > t.deck.min_body_size and not all(self.measure.fits(p, label_size, room) for p in labels):
+            label_size -= 1
+        text_h = max(sum(self.measure.para_height(p, label_size, inner_w) for p in paras) + 2 * INSET_Y for paras in labels)
+        shift = max(0.0, (room.height - text_h) / 2)  # the tallest value-and-label group centred in the card
+        for i, (value, paras) in enumerate(zip(values, labels)):
             left = s.body.left + (s.body.width - width) / 2 if n == 1 else s.body.left + i * (width + gap)
             self._rect(slide, left, top, width, height, t.colour.callout_fill, "Decoration: card")
             self._rect(slide, left, top, width, 0.07, t.colour.accent, "Decoration: card rule")
-            inner = Box(left + 0.2, top + 0.3, width - 0.4, height - 0.5)
-            value = runs_of(fig.value, style, bold=True)
-            size = t.deck.figure_size * (1.25 if n == 1 else 1)
-            while size > t.deck.min_body_size and self.measure.lines(value, size, (inner.width - 2 * INSET_X) * 72) > 1:
-                size -= 4
-            value_h = size * LINE / 72 + 2 * INSET_Y
-            paras = (Para(runs_of(fig.label, style, bold=True)),) + ((Para(runs_of(fig.note, style)),) if fig.note else ())
-            room = Box(inner.left, inner.top + value_h + 0.1, inner.width, inner.height - value_h - 0.1)
-            label_size = t.deck.body_size + (2 if n == 1 else -2)
-            while label_size > t.deck.min_body_size and not self.measure.fits(paras, label_size, room):
-                label_size -= 1
-            text_h = sum(self.measure.para_height(p, label_size, room.width) for p in paras) + 2 * INSET_Y
-            # the value and its label as one group, centred in the card's height
-            shift = max(0.0, (inner.height - value_h - 0.1 - text_h) / 2)
-            value_box = Box(inner.left, inner.top + shift, inner.width, value_h)
+            value_box = Box(left + 0.2, top + 0.3 + shift, inner_w, value_h)
             self._paragraphs(self._box(slide, value_box, name="Figure value"), (Para(value),), size, t.colour.accent, after=False)
-            text = Box(inner.left, value_box.top + value_h + 0.1, inner.width, inner.top + inner.height - (value_box.top + value_h + 0.1))
+            text_top = value_box.top + value_h + 0.1
+            text = Box(value_box.left, text_top, inner_w, top + 0.3 + inner_h - text_top)
             self._paragraphs(self._box(slide, text, name="Figure label"), paras, label_size, t.colour.primary)
 
     def _image(self, slide, s: Slide) -> None:
