@@ -264,3 +264,44 @@ def test_brief_has_no_heading_at_the_foot_of_a_page(built):
             last = max(c["top"] for c in body)
             tail = [c for c in body if abs(c["top"] - last) < 2]
             assert not all("Carlito-Bold" in c["fontname"] and c["size"] >= 11 for c in tail), page.page_number
+
+
+def test_figure_rows_by_count():
+    from briefkit.model import figure_rows
+
+    assert [figure_rows(n) for n in range(1, 8)] == [(1,), (2,), (3,), (2, 2), (3, 2), (3, 3), (3, 2, 2)]
+
+
+def test_memo_contents_lists_every_section_linked_inside_a_toc_field(built):
+    from docx import Document
+
+    memo = Document(str(built / "memo.docx"))
+    headings = [p.text for p in memo.paragraphs if p.style.name in ("Heading 1", "Heading 2") and p.text != "Endnotes"]
+    with zipfile.ZipFile(built / "memo.docx") as z:
+        xml = z.read("word/document.xml").decode()
+    field = xml[xml.index('TOC \\o "1-2"'):xml.index('w:fldCharType="end"', xml.index('TOC \\o "1-2"'))]
+    entries = re.findall(r'<w:hyperlink w:anchor="(_Toc\d+)"[^>]*><w:r><w:t>([^<]*)</w:t>', field)
+    assert [title for _, title in entries] == [h.replace("&", "&amp;") for h in headings]
+    for anchor, _ in entries:
+        assert f'w:name="{anchor}"' in xml
+
+
+def test_memo_boxes_never_split_and_have_equal_padding(built):
+    with zipfile.ZipFile(built / "memo.docx") as z:
+        xml = z.read("word/document.xml").decode()
+        assert "docProps/thumbnail.jpeg" not in z.namelist()  # the template's was a blank page
+    boxes = re.findall(r"<w:tbl>.*?</w:tbl>", xml, re.S)
+    shaded = [b for b in boxes if "EEF3F8" in b]
+    assert shaded and all("<w:cantSplit/>" in b for b in shaded)
+    for box in shaded:
+        margins = re.search(r"<w:tcMar>(.*?)</w:tcMar>", box).group(1)
+        assert len(set(re.findall(r'w:w="(\d+)"', margins))) == 1, margins
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
+def test_libreoffice_shows_the_memo_contents_without_a_refresh(built, tmp_path):
+    from conftest import libreoffice_pdf
+
+    pages = [p.extract_text() for p in libreoffice_pdf(built / "memo.docx", tmp_path).pages]
+    contents = next(text for text in pages if "Contents" in text)
+    assert "Executive Summary" in contents and "Policy Recommendations" in contents and "Conclusion" in contents

@@ -19,11 +19,13 @@ from docx.shared import Emu, Inches, Pt, RGBColor
 
 from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, block_text, cites_next, key_figures, note_label)
+                            Strong, Table, Text, block_text, cites_next, figure_rows, key_figures, note_label,
+                            plain_text)
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
 
 _WORD_NUMFMT = {"lower-roman": "lowerRoman", "arabic": "decimal"}
+TOC_LEVELS = 2  # headings the contents page lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class _Writer:
             _clear_body(self.word)
         self.cited: set[int] = set()  # notes whose native reference the text already holds
         self.in_endnotes = False
+        self.toc: list[tuple[int, str, str]] = []  # (level, title, bookmark) of each heading
         self.endnotes_part = self._add_endnotes_part()
 
     # setup ---------------------------------------------------------------------
@@ -163,6 +166,52 @@ class _Writer:
                 self._append(p._p, [Text(text)], _Fmt(bold=bold, colour=colour, size=size))
         self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
+    def contents_page(self):
+        """The contents heading and an empty paragraph where the entries go once headings are known."""
+        heading = self.word.add_paragraph(self.theme.labels.contents, style="TOC Heading")
+        heading.paragraph_format.keep_with_next = True
+        place = self.word.add_paragraph()
+        self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        return place
+
+    def _fill_contents(self, place) -> None:
+        """A TOC field, its result pre-filled with one linked entry per heading, so that Word and
+        LibreOffice show the contents as opened; updating the field (F9) adds page numbers."""
+        t = self.theme
+        entries = []
+        for level, title, bookmark in self.toc:
+            p = OxmlElement("w:p")
+            ppr = OxmlElement("w:pPr")
+            ppr.append(_val("w:pStyle", f"TOC{level}"))
+            p.append(ppr)
+            link = OxmlElement("w:hyperlink")
+            link.set(qn("w:anchor"), bookmark)
+            link.set(qn("w:history"), "1")
+            link.append(self._run(title, _Fmt()))
+            p.append(link)
+            entries.append(p)
+        if not entries:
+            place._p.getparent().remove(place._p)
+            return
+        first, last = entries[0], entries[-1]
+        begin = [_fld_run("begin"), _instr_run(f'TOC \\o "1-{TOC_LEVELS}" \\h \\z \\u'), _fld_run("separate")]
+        for r in reversed(begin):
+            first.insert(1, r)
+        last.append(_fld_run("end"))
+        for p in entries:
+            place._p.addprevious(p)
+        place._p.getparent().remove(place._p)
+        for level in range(1, TOC_LEVELS + 1):
+            style = self.word.styles[f"toc {level}"] if f"toc {level}" in [x.name for x in self.word.styles] else None
+            if style is None:
+                style = self.word.styles.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH)
+                style.base_style = self.word.styles["Normal"]
+            style.element.set(qn("w:styleId"), f"TOC{level}")
+            _font(style, t.font.name, t.size.body, t.colour.text, bold=level == 1)
+            pf = style.paragraph_format
+            pf.left_indent = Pt(16 * (level - 1))
+            pf.space_before, pf.space_after = Pt(6 if level == 1 else 0), Pt(2)
+
     # blocks --------------------------------------------------------------------
 
     def block(self, block: Block, container=None, depth: int = 0) -> None:
@@ -172,6 +221,8 @@ class _Writer:
             case Heading(level, children):
                 p = c.add_paragraph(style=f"Heading {min(level, 6)}")
                 self._append(p._p, children, _Fmt())
+                if container is None and level <= TOC_LEVELS:
+                    self.toc.append((level, plain_text(children), _bookmark(p._p, f"_Toc{len(self.toc) + 1}", 1000 + len(self.toc))))
             case Paragraph(children):
                 p = c.add_paragraph()
                 self._append(p._p, children, _Fmt())
@@ -254,36 +305,42 @@ class _Writer:
         c.add_paragraph()
 
     def _callout(self, block: Callout, c) -> None:
+        """A shaded box with the same padding on every side, kept on one page."""
         t = self.theme
-        cell = c.add_table(rows=1, cols=1).rows[0].cells[0]
+        table = c.add_table(rows=1, cols=1)
+        cell = table.rows[0].cells[0]
         _shade_cell(cell, t.colour.callout_fill, t.colour.callout_border)
         title = cell.paragraphs[0]
-        title.paragraph_format.space_before = Pt(4)
         self._append(title._p, [Text(block.title)], _Fmt(bold=True, colour=t.colour.primary))
         for b in block.blocks:
             self.block(b, cell)
-        cell.add_paragraph().paragraph_format.space_after = Pt(0)
+        _keep_together(table, cell.paragraphs)
         c.add_paragraph()
 
     def _figures(self, block: Callout, c) -> None:
+        """Cards one, two or three a row (figure_rows), the brief's look: accent rule on top."""
         t = self.theme
         figures = key_figures(block)
         if not figures:
             return
-        table = c.add_table(rows=1, cols=len(figures))
-        table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        for cell, fig in zip(table.rows[0].cells, figures):
-            _shade_cell(cell, t.colour.callout_fill, "FFFFFF", 18)
-            value = cell.paragraphs[0]
-            value.paragraph_format.space_before = Pt(6)
-            value.paragraph_format.space_after = Pt(2)
-            self._append(value._p, fig.value, _Fmt(bold=True, colour=t.colour.accent, size=t.size.figure))
-            label = cell.add_paragraph()
-            label.paragraph_format.space_after = Pt(2)
-            self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5))
-            if fig.note:
-                note = cell.add_paragraph()
-                self._append(note._p, fig.note, _Fmt(colour=t.colour.muted, size=t.size.small))
+        done = 0
+        for count in figure_rows(len(figures)):
+            table = c.add_table(rows=1, cols=count)
+            table.alignment = WD_TABLE_ALIGNMENT.CENTER
+            for cell, fig in zip(table.rows[0].cells, figures[done:done + count]):
+                _card_cell(cell, t.colour.callout_fill, t.colour.accent)
+                value = cell.paragraphs[0]
+                value.paragraph_format.space_after = Pt(2)
+                self._append(value._p, (Text(plain_text(fig.value).replace(" ", "\u00a0")),),
+                             _Fmt(bold=True, colour=t.colour.accent, size=t.size.figure))
+                label = cell.add_paragraph()
+                label.paragraph_format.space_after = Pt(2)
+                self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5))
+                if fig.note:
+                    note = cell.add_paragraph()
+                    self._append(note._p, fig.note, _Fmt(colour=t.colour.muted, size=t.size.small))
+            _keep_together(table, [p for cell in table.rows[0].cells for p in cell.paragraphs])
+            done += count
         c.add_paragraph()
 
     def _image(self, path: str, alt: str, c) -> None:
@@ -411,12 +468,15 @@ class _Writer:
         self.page_setup()
         self.properties()
         self.title_page()
+        contents = self.contents_page()
         for block in self.doc.blocks:
             self.block(block)
+        self._fill_contents(contents)
         if self.doc.endnotes:
             heading = self.word.add_paragraph(self.theme.labels.endnotes, style="Heading 1")
             heading.paragraph_format.page_break_before = True
         self.endnotes(self.doc.endnotes)
+        _drop_thumbnail(self.word)
         buf = io.BytesIO()
         self.word.save(buf)
         return fixed_zip(buf.getvalue(), build_time(self.doc.meta))
@@ -514,6 +574,10 @@ def _shade_paragraph(paragraph, fill: str) -> None:
     _ppr_insert(paragraph, f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{fill}"/>', "w:shd")
 
 
+# 10 pt of padding on every side of a box (twentieths of a point)
+_EQUAL_MARGINS = "".join(f'<w:{side} w:w="200" w:type="dxa"/>' for side in ("top", "left", "bottom", "right"))
+
+
 def _shade_cell(cell, fill: str, border: str = "", border_size: int = 24) -> None:
     """Fill a cell; with `border`, a left rule and inner margins, as a callout box."""
     tcpr = cell._tc.get_or_add_tcPr()
@@ -523,9 +587,66 @@ def _shade_cell(cell, fill: str, border: str = "", border_size: int = 24) -> Non
             '<w:bottom w:val="nil"/><w:right w:val="nil"/></w:tcBorders>'))
     tcpr.append(parse_xml(f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{fill}"/>'))
     if border:
-        tcpr.append(parse_xml(
-            f'<w:tcMar {nsdecls("w")}><w:top w:w="80" w:type="dxa"/><w:left w:w="200" w:type="dxa"/>'
-            '<w:bottom w:w="80" w:type="dxa"/><w:right w:w="200" w:type="dxa"/></w:tcMar>'))
+        tcpr.append(parse_xml(f'<w:tcMar {nsdecls("w")}>{_EQUAL_MARGINS}</w:tcMar>'))
+
+
+def _card_cell(cell, fill: str, accent: str) -> None:
+    """A key-figure card: filled, an accent rule on top, white sides as the gap between cards."""
+    tcpr = cell._tc.get_or_add_tcPr()
+    tcpr.append(parse_xml(
+        f'<w:tcBorders {nsdecls("w")}><w:top w:val="single" w:sz="20" w:color="{accent}"/>'
+        '<w:left w:val="single" w:sz="36" w:color="FFFFFF"/><w:bottom w:val="nil"/>'
+        '<w:right w:val="single" w:sz="36" w:color="FFFFFF"/></w:tcBorders>'))
+    tcpr.append(parse_xml(f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{fill}"/>'))
+    tcpr.append(parse_xml(f'<w:tcMar {nsdecls("w")}>{_EQUAL_MARGINS}</w:tcMar>'))
+
+
+def _keep_together(table, paragraphs) -> None:
+    """Word keeps a box on one page: its row cannot split, and each line keeps with the next."""
+    for row in table.rows:
+        trpr = row._tr.get_or_add_trPr()
+        if trpr.find(qn("w:cantSplit")) is None:
+            trpr.append(OxmlElement("w:cantSplit"))
+    for p in paragraphs:
+        p.paragraph_format.keep_together = True
+        p.paragraph_format.keep_with_next = p is not paragraphs[-1]
+    if paragraphs:
+        paragraphs[-1].paragraph_format.space_after = Pt(0)
+
+
+def _bookmark(p, name: str, ident: int) -> str:
+    """Wrap a paragraph's content in a bookmark; returns its name."""
+    start = _val("w:bookmarkStart", "", id=str(ident), name=name)
+    ppr = p.find(qn("w:pPr"))
+    if ppr is not None:
+        ppr.addnext(start)
+    else:
+        p.insert(0, start)
+    p.append(_val("w:bookmarkEnd", "", id=str(ident)))
+    return name
+
+
+def _fld_run(kind: str):
+    r = OxmlElement("w:r")
+    r.append(_val("w:fldChar", "", fldCharType=kind))
+    return r
+
+
+def _instr_run(instruction: str):
+    r = OxmlElement("w:r")
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" {instruction} "
+    r.append(instr)
+    return r
+
+
+def _drop_thumbnail(word) -> None:
+    """The base template's thumbnail shows a blank page; a file without one gets the reader's own preview."""
+    package = word.part.package
+    for rel in list(package.rels.values()):
+        if rel.reltype == RT.THUMBNAIL:
+            package.rels.pop(rel.rId)
 
 
 def _repeat_header(row) -> None:
