@@ -59,11 +59,13 @@ def test_new_with_templates_copies_them_to_customise(tmp_path):
     assert sorted(p.name for p in templates.iterdir()) == ["deck.md.j2", "memo.md.j2", "theme.yaml"]
     assert (templates / "memo.md.j2").read_bytes() == (DEFAULTS / "memo.md.j2").read_bytes()
     memo = templates / "memo.md.j2"
-    memo.write_text(memo.read_text(encoding="utf-8").replace("# Executive Summary", "# Summary for Ministers"),
-                    encoding="utf-8")
+    memo.write_text(memo.read_text(encoding="utf-8").replace(
+        "# Executive Summary", "# Summary for Ministers ({{ briefing.extra.series }}, "
+                               "{{ pillars[0].meta.extra.lead_author }})"), encoding="utf-8")
     built = briefkit(tmp_path / "custom", "build", "--format", "docx")
     assert built.returncode == 0, built.stderr
-    assert ("Heading1", "Summary for Ministers") in docx_paragraphs(tmp_path / "custom" / "build" / "memo.docx")
+    assert ("Heading1", "Summary for Ministers (Example briefs, Second Author)") in \
+        docx_paragraphs(tmp_path / "custom" / "build" / "memo.docx")
 
 
 def test_new_never_writes_into_a_folder_that_holds_something(tmp_path):
