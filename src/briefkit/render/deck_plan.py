@@ -295,9 +295,7 @@ class _Planner:
                 break
             out.append(items.pop(0))
             used += words
-        if cited:
-            out.append(Para((Run(f"{self.labels.sources}: " + "; ".join(self._source(n) for n in sorted(cited))),)))
-        return tuple(out)
+        return tuple(out) + self._sources(cited)
 
     def _section_notes(self, d: _Draft, following: list[_Draft]) -> tuple[Para, ...]:
         """The section's own notes, else the lead of each slide it holds: what it argues."""
@@ -358,9 +356,10 @@ class _Planner:
         sentences: list[list[str]] = []  # per prose paragraph, the sentences left for the notes
         for block in blocks:
             if isinstance(block, (Paragraph, Quote)):
-                para = _paras(block, self.style)[0] if _paras(block, self.style) else None
-                if para is None:
+                paras = _paras(block, self.style)
+                if not paras:
                     continue
+                para = paras[0]
                 text = _sentences(_plain(para.runs))
                 lead = lead_sentence(para.runs)
                 if _word_count(lead) > self.deck.max_words:
@@ -393,6 +392,12 @@ class _Planner:
 
     # sources at the foot -------------------------------------------------------------
 
+    def _sources(self, cited: set[int]) -> tuple[Para, ...]:
+        """One line: the label, then each cited note's number and the start of its text."""
+        if not cited:
+            return ()
+        return (Para((Run(f"{self.labels.sources}: " + "; ".join(self._source(n) for n in sorted(cited))),)),)
+
     def _source(self, number: int) -> str:
         """A note's number and the start of its text: a short source line."""
         note = self.endnotes.get(number)
@@ -403,10 +408,9 @@ class _Planner:
 
     def _foot(self, cited: set[int]) -> tuple[tuple[Para, ...], Box]:
         """The sources line for these notes and the body box left above it."""
-        box = body_box()
-        if not cited:
+        box, foot = body_box(), self._sources(cited)
+        if not foot:
             return (), box
-        foot = (Para((Run(f"{self.labels.sources}: " + "; ".join(self._source(n) for n in sorted(cited))),)),)
         height = sum(self.measure.para_height(p, self.deck.source_size, box.width, after=False) for p in foot) + 2 * INSET_Y + FOOT_SLACK
         return foot, Box(box.left, box.top, box.width, box.height - height - FOOT_GAP)
 
