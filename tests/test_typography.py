@@ -299,9 +299,11 @@ def test_memo_boxes_never_split_and_have_equal_padding(built):
 
 
 @pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
-def test_libreoffice_shows_the_memo_contents_without_a_refresh(built, tmp_path):
+def test_libreoffice_shows_the_memo_contents_without_a_refresh_and_whole_figure_values(built, tmp_path):
     from conftest import libreoffice_pdf
 
     pages = [p.extract_text() for p in libreoffice_pdf(built / "memo.docx", tmp_path).pages]
     contents = next(text for text in pages if "Contents" in text)
     assert "Executive Summary" in contents and "Policy Recommendations" in contents and "Conclusion" in contents
+    lines = [line for text in pages for line in text.split("\n")]
+    assert any("2008\u20132021" in line for line in lines)  # the widest value of its set, on one line

@@ -6,6 +6,7 @@ once per file, at its first line, as a warning (an error under --strict).
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,10 @@ from fontTools.ttLib import TTFont
 from briefkit.errors import BuildError, Origin
 from briefkit.loading import Content, decode
 from briefkit.theme import Theme
+
+# fontTools logs oddities of a font's tables (an early 'created' date in Caladea) that are no
+# concern of a briefing's author
+logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 # every TrueType file the theme configures; the brief falls back from one to the others
 FONT_STYLES = ("serif_regular", "serif_bold", "serif_italic", "serif_bold_italic",
@@ -26,6 +31,20 @@ def code_points(path: Path, mtime: float) -> frozenset[int]:
     """The code points a TrueType file maps to glyphs (cached per file version)."""
     with TTFont(str(path), lazy=True) as font:
         return frozenset(font.getBestCmap() or ())
+
+
+@lru_cache(maxsize=32)
+def _metrics(path: Path, mtime: float) -> tuple[dict[int, str], dict[str, int], int]:
+    with TTFont(str(path), lazy=True) as font:
+        return (dict(font.getBestCmap() or {}), {name: adv for name, (adv, _) in font["hmtx"].metrics.items()},
+                font["head"].unitsPerEm)
+
+
+def text_width(path: Path, text: str, size: float) -> float:
+    """Points `text` takes in the TrueType file at `size` (no kerning: a slight overestimate)."""
+    cmap, advances, units = _metrics(path, path.stat().st_mtime)
+    notdef = advances.get(".notdef", units // 2)
+    return sum(advances.get(cmap.get(ord(ch), ".notdef"), notdef) for ch in text) * size / units
 
 
 def drawable(theme: Theme) -> frozenset[int]:

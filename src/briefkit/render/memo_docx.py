@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, replace
 
 import docx
@@ -21,6 +22,7 @@ from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, Co
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
                             Strong, Table, Text, block_text, cites_next, figure_rows, key_figures, note_label,
                             plain_text)
+from briefkit.glyphs import text_width
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
 
@@ -165,6 +167,10 @@ class _Writer:
                 p.paragraph_format.space_before = Pt(before)
                 self._append(p._p, [Text(text)], _Fmt(bold=bold, colour=colour, size=size))
         self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+
+    def _text_width(self) -> int:
+        section = self.word.sections[0]
+        return section.page_width - section.left_margin - section.right_margin
 
     def contents_page(self):
         """The contents heading and an empty paragraph where the entries go once headings are known."""
@@ -323,8 +329,13 @@ class _Writer:
         figures = key_figures(block)
         if not figures:
             return
+        rows = figure_rows(len(figures))
+        # a value never breaks: all take the size at which the widest fits the narrowest card
+        card = Emu(self._text_width() // max(rows)).pt - 2 * 10 - 2 * 4.5  # padding and white sides
+        widest = max(text_width(t.font_file("bold"), plain_text(f.value), t.size.figure) for f in figures)
+        size = t.size.figure * min(1.0, card / widest) if widest else t.size.figure
         done = 0
-        for count in figure_rows(len(figures)):
+        for count in rows:
             table = c.add_table(rows=1, cols=count)
             table.alignment = WD_TABLE_ALIGNMENT.CENTER
             for cell, fig in zip(table.rows[0].cells, figures[done:done + count]):
@@ -332,7 +343,7 @@ class _Writer:
                 value = cell.paragraphs[0]
                 value.paragraph_format.space_after = Pt(2)
                 self._append(value._p, (Text(plain_text(fig.value).replace(" ", "\u00a0")),),
-                             _Fmt(bold=True, colour=t.colour.accent, size=t.size.figure))
+                             _Fmt(bold=True, colour=t.colour.accent, size=math.floor(size * 2) / 2))
                 label = cell.add_paragraph()
                 label.paragraph_format.space_after = Pt(2)
                 self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5))
