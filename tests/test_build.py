@@ -113,3 +113,20 @@ def test_watch_command_prints_what_it_rebuilt(tmp_path, content_copy):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_watch_ignores_its_own_output_inside_the_content_folder(content_copy):
+    """Run among the content files (`briefkit watch` in a folder of .md files), the build
+    folder lies inside the watched one: writing the deliverables must not trigger a rebuild."""
+    built, errors, rounds = [], [], []
+
+    def keep_going() -> bool:
+        rounds.append(1)
+        if len(rounds) == 4:
+            path = content_copy / "conclusion.md"
+            path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+        return len(rounds) < 60
+
+    watch(content_copy, None, content_copy / "build", on_built=built.append, on_error=errors.append,
+          interval=0.05, keep_going=keep_going)
+    assert not errors and sorted(b.path.name for b in built) == ["brief.pdf", "deck.pptx", "memo.docx"]
