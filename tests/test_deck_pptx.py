@@ -348,6 +348,11 @@ def test_reference_pptx_without_a_layout_is_an_error(tmp_path, capsys):
                    "Title and Content, Title Only"]
     assert not out.exists() or not (out / "deck.pptx").exists()
 
+    Presentation().save(str(templates / "reference.pptx"))  # python-pptx's own: 4:3
+    assert main(["build", "--templates", str(templates), "--content", str(CONTENT), "--out", str(out), "--format", "pptx", "-q"]) == 1
+    assert capsys.readouterr().err.strip() == (f"{templates}/reference.pptx: error: the reference deck's slides are 10 × 7.5 in; "
+                                               "the deck is laid out for 16:9 slides of 13.333 × 7.5 in")
+
 
 @needs_libreoffice
 def test_libreoffice_opens_the_deck(built, tmp_path):

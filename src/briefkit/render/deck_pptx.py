@@ -9,11 +9,11 @@ from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
-from pptx.util import Inches, Pt
+from pptx.util import Emu, Inches, Pt
 
 from briefkit.errors import BuildError, Origin
 from briefkit.model import Document
-from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER,
+from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
                                        SLIDE_W, Box, Measure, Para, Run, Slide, foot_box, plan_deck, runs_of, title_box)
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.templates import DEFAULTS
@@ -37,7 +37,12 @@ class _Deck:
         self.own_master = reference.parent.resolve() != DEFAULTS.resolve()
         self.prs = Presentation(str(reference))
         _drop_slides(self.prs)
-        self.layouts = _layouts(self.prs, theme.templates.display(reference))
+        display = theme.templates.display(reference)
+        self.layouts = _layouts(self.prs, display)
+        width, height = Emu(self.prs.slide_width).inches, Emu(self.prs.slide_height).inches
+        if abs(width - SLIDE_W) > 0.01 or abs(height - SLIDE_H) > 0.01:
+            raise BuildError(f"the reference deck's slides are {width:.3g} × {height:.3g} in; the deck is laid out "
+                             f"for 16:9 slides of {SLIDE_W:.5g} × {SLIDE_H:.3g} in", Origin(display, 0))
         self.measure = Measure(theme)
 
     def _rgb(self, hex_: str) -> RGBColor:
