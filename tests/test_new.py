@@ -78,6 +78,24 @@ def test_new_never_writes_into_a_folder_that_holds_something(tmp_path):
     assert [p.name for p in (tmp_path / "taken").iterdir()] == ["notes.txt"]
     (tmp_path / "empty").mkdir()
     assert briefkit(tmp_path, "new", "empty").returncode == 0 and (tmp_path / "empty" / "Makefile").is_file()
+    (tmp_path / "a-file").write_text("")
+    made = briefkit(tmp_path, "new", "a-file/brief")
+    assert made.returncode == 1 and made.stderr.startswith("briefkit new: error: cannot write 'a-file/brief")
+    assert len(made.stderr.splitlines()) == 1, made.stderr
+    made = briefkit(tmp_path, "new", "a-file")
+    assert made.returncode == 2 and made.stderr == "briefkit new: error: 'a-file' is a file; name a new folder " \
+                                                   "(nothing was changed)\n"
+
+
+def test_printing_a_section_no_file_has_is_an_error_at_the_template_line(tmp_path):
+    assert briefkit(tmp_path, "new", "b", "--templates").returncode == 0
+    memo = tmp_path / "b" / "templates" / "memo.md.j2"
+    lines = memo.read_text(encoding="utf-8").count("\n")
+    memo.write_text(memo.read_text(encoding="utf-8") + "# {{ sections.annex.meta.title }}\n", encoding="utf-8")
+    checked = briefkit(tmp_path / "b", "check")
+    assert checked.returncode == 1 and checked.stderr == (
+        f"templates/memo.md.j2:{lines + 1}: error: template error: no section has 'role: annex'; "
+        "test for it with {% if sections.annex %}\n")
 
 
 def test_a_folder_of_content_files_builds_where_it_is(tmp_path):

@@ -133,7 +133,11 @@ def _new(args: argparse.Namespace) -> int:
     if problem := scaffold_problem(args.dir):
         print(f"briefkit new: error: {problem}", file=sys.stderr)
         return 2
-    files = new_briefing(args.dir, with_templates=args.templates)
+    try:
+        files = new_briefing(args.dir, with_templates=args.templates)
+    except OSError as e:
+        print(f"briefkit new: error: cannot write '{e.filename or args.dir}': {e.strerror or e}", file=sys.stderr)
+        return 1
     print(f"created {args.dir}/ with {len(files)} files: {', '.join(p.as_posix() for p in files)}")
     print(f"next: cd {args.dir} && make   (or: briefkit build)")
     return 0

@@ -51,7 +51,9 @@ def find_content(given: Path | None) -> Path | None:
 
 def scaffold_problem(dest: Path) -> str:
     """Why `briefkit new` may not write into `dest`; empty when it may."""
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+    if dest.exists() and not dest.is_dir():
+        return f"'{dest}' is a file; name a new folder (nothing was changed)"
+    if dest.is_dir() and any(dest.iterdir()):
         return f"'{dest}' already exists and is not empty; name a new folder (nothing was changed)"
     return ""
 
