@@ -38,6 +38,7 @@ class _Fmt:
     colour: str = ""
     underline: bool = False
     size: float = 0.0
+    sans: bool = False  # the sans family, as captions and boxes' titles in the brief
 
 
 class _Writer:
@@ -307,7 +308,7 @@ class _Writer:
                 if head:
                     _shade_cell(cells[i], t.colour.primary)
                     _repeat_header(table.rows[0])
-                self._append(p._p, row[i] if i < len(row) else (), _Fmt(bold=head, colour="FFFFFF" if head else "", size=t.size.small + 0.5))
+                self._append(p._p, row[i] if i < len(row) else (), _Fmt(bold=head, colour="FFFFFF" if head else "", size=t.size.small + 0.5, sans=True))
         c.add_paragraph()
 
     def _callout(self, block: Callout, c) -> None:
@@ -317,7 +318,7 @@ class _Writer:
         cell = table.rows[0].cells[0]
         _shade_cell(cell, t.colour.callout_fill, t.colour.callout_border)
         title = cell.paragraphs[0]
-        self._append(title._p, [Text(block.title)], _Fmt(bold=True, colour=t.colour.primary))
+        self._append(title._p, [Text(block.title)], _Fmt(bold=True, colour=t.colour.primary, sans=True))
         for b in block.blocks:
             self.block(b, cell)
         _keep_together(table, cell.paragraphs)
@@ -343,13 +344,13 @@ class _Writer:
                 value = cell.paragraphs[0]
                 value.paragraph_format.space_after = Pt(2)
                 self._append(value._p, (Text(plain_text(fig.value).replace(" ", "\u00a0")),),
-                             _Fmt(bold=True, colour=t.colour.accent, size=math.floor(size * 2) / 2))
+                             _Fmt(bold=True, colour=t.colour.accent, size=math.floor(size * 2) / 2, sans=True))
                 label = cell.add_paragraph()
                 label.paragraph_format.space_after = Pt(2)
-                self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5))
+                self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5, sans=True))
                 if fig.note:
                     note = cell.add_paragraph()
-                    self._append(note._p, fig.note, _Fmt(colour=t.colour.muted, size=t.size.small))
+                    self._append(note._p, fig.note, _Fmt(colour=t.colour.muted, size=t.size.small, sans=True))
             _keep_together(table, [p for cell in table.rows[0].cells for p in cell.paragraphs])
             done += count
         c.add_paragraph()
@@ -406,10 +407,10 @@ class _Writer:
         rpr = OxmlElement("w:rPr")
         if style:
             rpr.append(_val("w:rStyle", style))
-        if fmt.mono:
+        if fmt.mono or fmt.sans:
             fonts = OxmlElement("w:rFonts")
             for a in ("w:ascii", "w:hAnsi", "w:cs"):
-                fonts.set(qn(a), self.theme.font.mono)
+                fonts.set(qn(a), self.theme.font.mono if fmt.mono else self.theme.font.name)
             rpr.append(fonts)
         if fmt.bold:
             rpr.append(OxmlElement("w:b"))
