@@ -109,7 +109,7 @@ class Uses:
         (all templates were rendered), also one per section that none of them places."""
         found = [BuildError(f"no {what} here, which {' and '.join(names)} "
                             f"{'uses' if len(names) == 1 else 'use'}; that part is left out", Origin(path, line), "warning")
-                 for (path, line, what), names in self.missing.items()]
+                 for (path, line, what), names in sorted(self.missing.items())]
         if every_template:
             found += [BuildError(f"no template places a section with 'role: {role}' (the built-in ones place "
                                  f"{', '.join(SECTION_ROLES)}); its text is left out",

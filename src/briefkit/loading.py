@@ -233,7 +233,9 @@ def split_front_matter(text: str, display: str) -> tuple[str, int, str, int]:
     """(front matter, its first file line, body, body's first file line)."""
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        raise BuildError("missing YAML front matter: the file must start with a '---' line", Origin(display, 1))
+        raise BuildError("missing YAML front matter: the file must start with a '---' line (every .md file "
+                         "of the content folder is part of the briefing; keep other Markdown elsewhere)",
+                         Origin(display, 1))
     for i in range(1, len(lines)):
         if lines[i].strip() in ("---", "..."):
             return "\n".join(lines[1:i]), 2, "\n".join(lines[i + 1:]), i + 2
