@@ -153,7 +153,7 @@ class _Brief:
 
     def text(self, text: str) -> str:
         """Escaped text; a character the current font lacks is set in the first theme font that has it."""
-        if text.isascii():
+        if text.isascii() or self.common.issuperset(map(ord, text)):
             return escape(text)
         out = []
         for ch in text:
