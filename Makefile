@@ -46,8 +46,12 @@ check: $(STAMP) ## check the content without building
 test: $(STAMP) ## run the tests
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) ## time the builds at 1x, 10x and 100x the content (and Pandoc, when installed)
+bench: $(VENV)/.bench-installed ## time each format at 1x, 10x and 100x the content against Pandoc 3
 	$(BIN)/python bench/run.py --content $(CONTENT) $(TEMPLATE_ARG)
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@
 
 dist: $(STAMP) ## $(BUILD)/dist/<slug>.zip: the deliverables, SHA256SUMS and manifest.json
 	$(BRIEFKIT) dist --content $(CONTENT) $(TEMPLATE_ARG) --out $(BUILD)

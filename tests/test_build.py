@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -110,6 +111,7 @@ def test_watch_command_prints_what_it_rebuilt(tmp_path, content_copy):
         path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
         lines = [proc.stdout.readline() for _ in range(3)]
         assert [line.split(" ")[1].rsplit("/", 1)[-1] for line in lines] == ["memo.docx", "brief.pdf", "deck.pptx"]
+        assert re.fullmatch(r"rebuilt memo\.docx, brief\.pdf, deck\.pptx in \d+\.\d\d s\n", proc.stdout.readline())
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -222,9 +222,12 @@ def _snapshot(folders: tuple[Path, ...], out_dir: Path) -> dict[Path, tuple[floa
 
 
 def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_built: Callable[[Built], None],
-          on_error: Callable[[Exception], None], interval: float = 0.5,
-          keep_going: Callable[[], bool] = lambda: True) -> None:
-    """Rebuild the deliverables a saved file affects, until `keep_going` says stop."""
+          on_error: Callable[[Exception], None], on_rebuilt: Callable[[list[Built], float], None] = lambda b, s: None,
+          interval: float = 0.5, keep_going: Callable[[], bool] = lambda: True) -> None:
+    """Rebuild the deliverables a saved file affects, until `keep_going` says stop.
+
+    `on_rebuilt` gets each rebuild's deliverables and its seconds, from the change seen to the files written.
+    """
     folders = (Path(content_dir),) + ((Path(template_dir),) if template_dir is not None else ())
     seen = _snapshot(folders, out_dir)
     while keep_going():
@@ -234,7 +237,9 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
         seen = now
         if not changed:
             continue
+        start = time.perf_counter()
         try:
-            build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built)
+            built = build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built)
+            on_rebuilt(built, time.perf_counter() - start)
         except Exception as e:  # noqa: BLE001 (whatever failed, report it and keep watching)
             on_error(e)

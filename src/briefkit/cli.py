@@ -177,7 +177,9 @@ def _run(args: argparse.Namespace) -> int:
         folders = f"{args.content}/" + (f" and {args.templates}/" if args.templates else "")
         print(f"watching {folders}; Ctrl-C to stop", flush=True)
         try:
-            watch(args.content, args.templates, args.out, on_built=report, on_error=failed)
+            watch(args.content, args.templates, args.out, on_built=report, on_error=failed,
+                  on_rebuilt=lambda built, seconds: print(
+                      f"rebuilt {', '.join(b.path.name for b in built)} in {seconds:.2f} s", flush=True))
         except KeyboardInterrupt:
             return 0
         return 0
