@@ -28,3 +28,15 @@ def test_key_sentences_takes_first_sentences_without_note_markers():
     md = "First one.[^a] Second one.\n\nThe U.S. border is long. More.\n\n# Heading\n\n- Item one. Item two."
     assert key_sentences(md) == "First one.\nThe U.S. border is long.\nItem one."
     assert key_sentences(md, 1) == "First one."
+
+
+def test_lead_ins_group_recommendations_under_their_headings():
+    from briefkit.assembly import lead_ins
+
+    text = ("## Trade\n\n**Cut tariffs.** Lower duties help.[^a] More text.\n\n### Build ports.\n\n"
+            "Ports need money. Later.\n\nA paragraph with no lead-in.\n\n## Energy\n\n**Share grids.**\n")
+    assert lead_ins(text) == [
+        {"heading": "Trade", "items": [{"lead": "Cut tariffs.", "detail": "Lower duties help."},
+                                       {"lead": "Build ports.", "detail": "Ports need money."}]},
+        {"heading": "Energy", "items": [{"lead": "Share grids.", "detail": ""}]},
+    ]

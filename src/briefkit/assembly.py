@@ -66,18 +66,26 @@ _LEAD_IN = re.compile(r"^\*\*(.+?)\*\*")
 
 
 def lead_ins(markdown_text: str) -> list[dict]:
-    """The recommendations of a part, grouped under its `##` headings: each one's lead-in,
-    a `###` heading or a paragraph's bold lead sentence. [{"heading": ..., "items": [...]}]"""
-    groups = [{"heading": "", "items": []}]
+    """The recommendations of a part, grouped under its `##` headings: each one's lead-in (a
+    `###` heading or a paragraph's bold lead sentence) and the sentence after it, which says
+    what it involves. [{"heading": ..., "items": [{"lead": ..., "detail": ...}]}]"""
+    groups: list[dict] = [{"heading": "", "items": []}]
     for block in re.split(r"\n\s*\n", str(markdown_text)):
         block = " ".join(block.split())
+        items = groups[-1]["items"]
         if block.startswith("## "):
             groups.append({"heading": block[3:].strip(" #"), "items": []})
         elif block.startswith("### "):
-            groups[-1]["items"].append(block[4:].strip(" #"))
+            items.append({"lead": block[4:].strip(" #"), "detail": ""})
         elif m := _LEAD_IN.match(block):
-            groups[-1]["items"].append(m.group(1).strip())
+            items.append({"lead": m.group(1).strip(), "detail": _first_sentence(block[m.end():])})
+        elif items and not items[-1]["detail"] and not block.startswith(("#", "|", "!!!", "```", "![", "[^")):
+            items[-1]["detail"] = _first_sentence(block)
     return [g for g in groups if g["items"]]
+
+
+def _first_sentence(text: str) -> str:
+    return _SENTENCE_END.split(_NOTE_REF.sub("", text).strip(), maxsplit=1)[0].strip()
 
 
 def _template_origin(templates: Templates, exc: BaseException) -> Origin | None:
