@@ -180,3 +180,13 @@ def test_two_sections_with_one_role_are_an_error(briefing):
     assert checked.returncode == 1
     assert re.search(r"content/(closing|conclusion)\.md:3: error: a second section with 'role: conclusion' "
                      r"\(the first is content/(closing|conclusion)\.md\)", checked.stderr), checked.stderr
+
+
+def test_a_role_is_a_lower_case_name(briefing):
+    intro = briefing / "content" / "introduction.md"
+    intro.write_text(intro.read_text(encoding="utf-8").replace("role: introduction", "role: Introduction"),
+                     encoding="utf-8")
+    checked = briefkit(briefing, "check")
+    assert checked.returncode == 1 and checked.stderr == (
+        "content/introduction.md:3: error: 'role' must be a lower-case name such as context, introduction, "
+        "conclusion; got 'Introduction'\n")
