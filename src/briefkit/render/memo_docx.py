@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import dataclass, replace
 
 import docx
@@ -17,6 +18,7 @@ from docx.opc.part import XmlPart
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Emu, Inches, Pt, RGBColor
+from docx.text.paragraph import Paragraph as WordParagraph
 
 from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
@@ -52,6 +54,24 @@ class _Writer:
         self.in_endnotes = False
         self.toc: list[tuple[int, str, str]] = []  # (level, title, bookmark) of each heading
         self.endnotes_part = self._add_endnotes_part()
+        self._body_end = self.word.element.body.sectPr  # body paragraphs go before it
+        self._style_ids: dict[str, str] = {}
+
+    def _paragraph(self, container, style: str = "") -> WordParagraph:
+        """`container.add_paragraph(style=...)` without python-docx's search of every style by name
+        and of the body for its section properties on each call (quadratic in a long memo)."""
+        p = OxmlElement("w:p")
+        if style:
+            if style not in self._style_ids:
+                self._style_ids[style] = self.word.styles[style].style_id
+            ppr = OxmlElement("w:pPr")
+            ppr.append(_val("w:pStyle", self._style_ids[style]))
+            p.append(ppr)
+        if container is self.word and self._body_end is not None:
+            self._body_end.addprevious(p)
+        else:
+            (self.word.element.body if container is self.word else container._element).append(p)
+        return WordParagraph(p, container)
 
     # setup ---------------------------------------------------------------------
 
@@ -151,7 +171,7 @@ class _Writer:
 
     def title_page(self) -> None:
         m, t = self.doc.meta, self.theme
-        spacer = self.word.add_paragraph()
+        spacer = self._paragraph(self.word)
         spacer.paragraph_format.space_before = Pt(150)
         title = self.word.add_paragraph(m.title, style="Title")
         title.paragraph_format.space_after = Pt(10)
@@ -164,10 +184,10 @@ class _Writer:
             (", ".join(m.authors), t.size.body, t.colour.text, False, 10),
         ):
             if text:
-                p = self.word.add_paragraph()
+                p = self._paragraph(self.word)
                 p.paragraph_format.space_before = Pt(before)
                 self._append(p._p, [Text(text)], _Fmt(bold=bold, colour=colour, size=size))
-        self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        self._paragraph(self.word).add_run().add_break(WD_BREAK.PAGE)
 
     def _text_width(self) -> int:
         section = self.word.sections[0]
@@ -177,8 +197,8 @@ class _Writer:
         """The contents heading and an empty paragraph where the entries go once headings are known."""
         heading = self.word.add_paragraph(self.theme.labels.contents, style="TOC Heading")
         heading.paragraph_format.keep_with_next = True
-        place = self.word.add_paragraph()
-        self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        place = self._paragraph(self.word)
+        self._paragraph(self.word).add_run().add_break(WD_BREAK.PAGE)
         return place
 
     def _fill_contents(self, place) -> None:
@@ -226,24 +246,24 @@ class _Writer:
         t = self.theme
         match block:
             case Heading(level, children):
-                p = c.add_paragraph(style=f"Heading {min(level, 6)}")
+                p = self._paragraph(c, f"Heading {min(level, 6)}")
                 self._append(p._p, children, _Fmt())
                 if container is None and level <= TOC_LEVELS:
                     self.toc.append((level, plain_text(children), _bookmark(p._p, f"_Toc{len(self.toc) + 1}", 1000 + len(self.toc))))
             case Paragraph(children):
-                p = c.add_paragraph()
+                p = self._paragraph(c)
                 self._append(p._p, children, _Fmt())
             case BulletList() | OrderedList():
                 self._list(block, c, depth)
             case Quote(blocks):
                 for b in blocks:
                     if isinstance(b, Paragraph):
-                        p = c.add_paragraph(style="Quote")
+                        p = self._paragraph(c, "Quote")
                         self._append(p._p, b.children, _Fmt())
                     else:
                         self.block(b, c, depth)
             case CodeBlock(text):
-                p = c.add_paragraph()
+                p = self._paragraph(c)
                 _shade_paragraph(p, t.colour.callout_fill)
                 self._append(p._p, [Text(text)], _Fmt(mono=True, size=t.size.small))
             case Table():
@@ -255,7 +275,7 @@ class _Writer:
             case Image(path, alt):
                 self._image(path, alt, c)
             case Rule():
-                _bottom_border(c.add_paragraph(), t.colour.rule, 6)
+                _bottom_border(self._paragraph(c), t.colour.rule, 6)
             case _:
                 raise TypeError(f"memo: no case for {type(block).__name__}")
 
@@ -267,7 +287,7 @@ class _Writer:
             first = True
             for b in item:
                 if isinstance(b, Paragraph) and first:
-                    p = c.add_paragraph(style=style)
+                    p = self._paragraph(c, style)
                     if num_id is not None:
                         _set_num(p, num_id)
                     self._append(p._p, b.children, _Fmt())
@@ -309,7 +329,7 @@ class _Writer:
                     _shade_cell(cells[i], t.colour.primary)
                     _repeat_header(table.rows[0])
                 self._append(p._p, row[i] if i < len(row) else (), _Fmt(bold=head, colour="FFFFFF" if head else "", size=t.size.small + 0.5, sans=True))
-        c.add_paragraph()
+        self._paragraph(c)
 
     def _callout(self, block: Callout, c) -> None:
         """A shaded box with the same padding on every side, kept on one page."""
@@ -322,7 +342,7 @@ class _Writer:
         for b in block.blocks:
             self.block(b, cell)
         _keep_together(table, cell.paragraphs)
-        c.add_paragraph()
+        self._paragraph(c)
 
     def _figures(self, block: Callout, c) -> None:
         """Cards one, two or three a row (figure_rows), the brief's look: accent rule on top."""
@@ -345,15 +365,15 @@ class _Writer:
                 value.paragraph_format.space_after = Pt(2)
                 self._append(value._p, (Text(plain_text(fig.value).replace(" ", "\u00a0")),),
                              _Fmt(bold=True, colour=t.colour.accent, size=math.floor(size * 2) / 2, sans=True))
-                label = cell.add_paragraph()
+                label = self._paragraph(cell)
                 label.paragraph_format.space_after = Pt(2)
                 self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5, sans=True))
                 if fig.note:
-                    note = cell.add_paragraph()
+                    note = self._paragraph(cell)
                     self._append(note._p, fig.note, _Fmt(colour=t.colour.muted, size=t.size.small, sans=True))
             _keep_together(table, [p for cell in table.rows[0].cells for p in cell.paragraphs])
             done += count
-        c.add_paragraph()
+        self._paragraph(c)
 
     def _image(self, path: str, alt: str, c) -> None:
         section = self.word.sections[0]
@@ -366,7 +386,7 @@ class _Writer:
             dpi = im.info.get("dpi", (96, 96))[0] or 96
         natural = w / dpi * 914400
         shown = min(natural, width, height * w / h)  # within the text width and most of the page height
-        run = c.add_paragraph().add_run()
+        run = self._paragraph(c).add_run()
         run.add_picture(path, width=Emu(int(shown)))
         docpr = run._r.find(".//" + qn("wp:docPr"))
         if docpr is not None:
@@ -424,7 +444,7 @@ class _Writer:
             rpr.append(_val("w:u", "single"))
         if len(rpr):
             r.append(rpr)
-        r.text = text
+        _set_text(r, text)
         return r
 
     def _note_ref(self, p, number: int) -> None:
@@ -678,3 +698,21 @@ def _clear_body(word) -> None:
     for child in list(body):
         if child.tag != qn("w:sectPr"):
             body.remove(child)
+
+
+_RUN_BREAKS = re.compile(r"([\t\r\n])")
+
+
+def _set_text(r, text: str) -> None:
+    """The run's text as python-docx writes it (a tab as w:tab, a line end as w:br), in bulk."""
+    for piece in _RUN_BREAKS.split(text):
+        if piece == "\t":
+            r.append(OxmlElement("w:tab"))
+        elif piece in ("\r", "\n"):
+            r.append(OxmlElement("w:br"))
+        elif piece:
+            t = OxmlElement("w:t")
+            t.text = piece
+            if len(piece.strip()) < len(piece):
+                t.set(qn("xml:space"), "preserve")
+            r.append(t)
