@@ -14,6 +14,7 @@ import pytest
 import yaml
 from PIL import ImageFont
 from pptx import Presentation
+from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu
 
 from briefkit.cli import main
@@ -248,6 +249,23 @@ def test_figure_cards_fill_the_slide_by_count(deck):
         else:
             left, right = min(c.left for c in cards), max(c.left + c.width for c in cards)
             assert right - left > deck.slide_width * 0.85
+
+
+def test_parts_are_numbered_in_slide_order(deck):
+    """Slide N is slide{N}.xml with notesSlide{N}.xml, as python-pptx numbers them, whatever hands out the names."""
+    for n, slide in enumerate(deck.slides, 1):
+        assert slide.part.partname == f"/ppt/slides/slide{n}.xml"
+        assert slide.notes_slide.part.partname == f"/ppt/notesSlides/notesSlide{n}.xml"
+
+
+def test_footer_left_and_slide_number_right(deck):
+    for n, slide in enumerate(list(deck.slides)[1:], 2):
+        shapes = {sh.name: sh for sh in slide.shapes}
+        if "Slide number" not in shapes:
+            continue
+        number = shapes["Slide number"].text_frame.paragraphs[0]
+        assert number.text == str(n) and number.alignment == PP_ALIGN.RIGHT
+        assert shapes["Footer"].text_frame.paragraphs[0].alignment == PP_ALIGN.LEFT
 
 
 def test_no_slide_is_empty(deck):

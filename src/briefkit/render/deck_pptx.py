@@ -7,8 +7,12 @@ import io
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
-from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
+from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE
+from pptx.opc.constants import RELATIONSHIP_TYPE as RT
+from pptx.opc.packuri import PackURI
+from lxml.etree import SubElement
 from pptx.oxml.ns import qn
+from pptx.oxml.text import CT_RegularTextRun
 from pptx.util import Emu, Inches, Pt
 
 from briefkit.errors import BuildError, Origin
@@ -37,6 +41,7 @@ class _Deck:
         self.own_master = reference.parent.resolve() != DEFAULTS.resolve()
         self.prs = Presentation(str(reference))
         _drop_slides(self.prs)
+        _partnames_by_counter(self.prs.part.package)
         display = theme.templates.display(reference)
         self.layouts = _layouts(self.prs, display)
         width, height = Emu(self.prs.slide_width).inches, Emu(self.prs.slide_height).inches
@@ -83,46 +88,51 @@ class _Deck:
         shape.shadow.inherit = False
         return shape
 
-    def _paragraphs(self, tf, paras: tuple[Para, ...], size: float, colour: str, after: bool = True) -> None:
+    def _paragraphs(self, tf, paras: tuple[Para, ...], size: float, colour: str, after: bool = True,
+                    align: str = "l") -> None:
+        """The paragraphs' XML written directly (python-pptx's setters cost hundreds of calls a slide)."""
+        body = tf._txBody
+        first = body.find(qn("a:p"))
+        spacing = (Pt(size * LINE).centipoints, 0, Pt(size * PARA_AFTER if after else 0).centipoints)
+        colour = str(self._rgb(colour))
         for i, para in enumerate(paras):
-            p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-            p.alignment = PP_ALIGN.LEFT  # not the placeholder's, which may centre
-            p.line_spacing = Pt(size * LINE)
-            p.space_before = Pt(0)
-            p.space_after = Pt(size * PARA_AFTER if after else 0)
+            p = first if i == 0 and first is not None else SubElement(body, qn("a:p"))
+            ppr = p.get_or_add_pPr()
+            ppr.set("algn", align)  # always set: a placeholder's own may centre
+            for tag, points in zip(("a:lnSpc", "a:spcBef", "a:spcAft"), spacing):
+                SubElement(SubElement(ppr, qn(tag)), qn("a:spcPts"), val=str(points))
             self._bullet(p, para)
             for run in para.runs:
-                self._run(p, run, size, colour)
+                self._run(tf.part, p, run, size, colour)
 
     def _bullet(self, p, para: Para) -> None:
         """Indent and bullet set on every paragraph: a placeholder would otherwise inherit the master's."""
-        ppr = p._p.get_or_add_pPr()
+        ppr = p.get_or_add_pPr()
         ppr.set("marL", str(int(Inches(para.level * BULLET_INDENT))))
         ppr.set("indent", str(-int(Inches(BULLET_INDENT * 0.8)) if para.level else 0))
         if not para.bullet:
-            ppr.append(ppr.makeelement(qn("a:buNone"), {}))
+            SubElement(ppr, qn("a:buNone"))
             return
-        clr = ppr.makeelement(qn("a:buClr"), {})
-        clr.append(clr.makeelement(qn("a:srgbClr"), {"val": self.theme.colour.accent}))
-        ppr.append(clr)
-        ppr.append(ppr.makeelement(qn("a:buFont"), {"typeface": self.theme.font.name}))
+        SubElement(SubElement(ppr, qn("a:buClr")), qn("a:srgbClr"), val=self.theme.colour.accent)
+        SubElement(ppr, qn("a:buFont"), typeface=self.theme.font.name)
         if para.bullet == "•":
-            ppr.append(ppr.makeelement(qn("a:buChar"), {"char": "•"}))
+            SubElement(ppr, qn("a:buChar"), char="•")
         else:
-            ppr.append(ppr.makeelement(qn("a:buAutoNum"), {"type": "arabicPeriod", "startAt": para.bullet.rstrip(".")}))
+            SubElement(ppr, qn("a:buAutoNum"), type="arabicPeriod", startAt=para.bullet.rstrip("."))
 
-    def _run(self, p, run: Run, size: float, colour: str) -> None:
-        r = p.add_run()
-        r.text = run.text.replace("\n", "\v")
-        f = r.font
-        f.size = Pt(size)  # a superscript's baseline shift also shrinks it, in PowerPoint and LibreOffice
-        f.bold, f.italic = run.bold, run.italic
-        f.name = self.theme.font.mono if run.code else self.theme.font.name
-        f.color.rgb = self._rgb(self.theme.colour.link if run.url else colour)
+    def _run(self, part, p, run: Run, size: float, colour: str) -> None:
+        r = SubElement(p, qn("a:r"))
+        # a superscript's baseline shift also shrinks it, in PowerPoint and LibreOffice
+        rpr = SubElement(r, qn("a:rPr"), sz=str(Pt(size).centipoints), b="1" if run.bold else "0",
+                         i="1" if run.italic else "0")
         if run.superscript:
-            r._r.get_or_add_rPr().set("baseline", "30000")
+            rpr.set("baseline", "30000")
+        fill = SubElement(rpr, qn("a:solidFill"))
+        SubElement(fill, qn("a:srgbClr"), val=str(self._rgb(self.theme.colour.link)) if run.url else colour)
+        SubElement(rpr, qn("a:latin"), typeface=self.theme.font.mono if run.code else self.theme.font.name)
         if run.url:
-            r.hyperlink.address = run.url
+            SubElement(rpr, qn("a:hlinkClick"), {qn("r:id"): part.relate_to(run.url, RT.HYPERLINK, is_external=True)})
+        SubElement(r, qn("a:t")).text = CT_RegularTextRun._escape_ctrl_chars(run.text.replace("\n", "\v"))
 
     def _title(self, slide, s: Slide, colour: str) -> None:
         box = title_box(s.kind)
@@ -132,11 +142,10 @@ class _Deck:
     def _furniture(self, slide, number: int) -> None:
         t = self.theme
         self._rect(slide, MARGIN_X + INSET_X, 1.42, 1.1, 0.06, t.colour.accent, "Decoration: accent rule")
-        for text, left, align, name in ((self.doc.meta.short_title, MARGIN_X, PP_ALIGN.LEFT, "Footer"),
-                                        (str(number), SLIDE_W - MARGIN_X - 1.5, PP_ALIGN.RIGHT, "Slide number")):
-            tf = self._box(slide, Box(left, 6.95, 6.0 if align == PP_ALIGN.LEFT else 1.5, 0.35), name=name)
-            tf.paragraphs[0].alignment = align
-            self._paragraphs(tf, (Para((Run(text),)),), 10, t.colour.muted, after=False)
+        for text, left, width, align, name in ((self.doc.meta.short_title, MARGIN_X, 6.0, "l", "Footer"),
+                                               (str(number), SLIDE_W - MARGIN_X - 1.5, 1.5, "r", "Slide number")):
+            tf = self._box(slide, Box(left, 6.95, width, 0.35), name=name)
+            self._paragraphs(tf, (Para((Run(text),)),), 10, t.colour.muted, after=False, align=align)
 
     # slides -------------------------------------------------------------------
 
@@ -251,6 +260,24 @@ def _drop_slides(prs) -> None:
     for sld in list(ids):
         prs.part.drop_rel(sld.get(qn("r:id")))
         ids.remove(sld)
+
+
+def _partnames_by_counter(package) -> None:
+    """Hand out part names as python-pptx does (the highest free number up to one past the count),
+    from a set kept per name pattern, instead of walking every part of the package for each new
+    slide and notes page, which is quadratic in the number of slides."""
+    used: dict[str, set[str]] = {}
+
+    def next_partname(tmpl: str) -> PackURI:
+        if tmpl not in used:
+            prefix = tmpl[: (tmpl % 42).find("42")]
+            used[tmpl] = {p.partname for p in package.iter_parts() if p.partname.startswith(prefix)}
+        names = used[tmpl]
+        name = next(tmpl % n for n in range(len(names) + 1, 0, -1) if tmpl % n not in names)
+        names.add(name)
+        return PackURI(name)
+
+    package.next_partname = next_partname
 
 
 def _layouts(prs, display: str) -> dict:
