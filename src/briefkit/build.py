@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from briefkit import __version__
+from briefkit import FORMATS, __version__
 from briefkit.assembly import Uses, assemble
 from briefkit.errors import BuildError, BuildErrors
 from briefkit.glyphs import missing_glyphs
@@ -23,7 +23,6 @@ from briefkit.stamp import build_time, stamped_zip
 from briefkit.templates import Templates
 from briefkit.theme import Theme, load_theme
 
-FORMATS = ("docx", "pdf", "pptx")
 MEMO_TEMPLATE = "memo.md.j2"
 DECK_TEMPLATE = "deck.md.j2"
 

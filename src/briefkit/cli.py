@@ -7,8 +7,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from briefkit import __version__
-from briefkit.build import FORMATS, build, bundle, check, watch
+from briefkit import FORMATS, __version__
 from briefkit.errors import BuildError, BuildErrors
 from briefkit.project import find_content, new_briefing, scaffold_problem
 
@@ -149,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
     if problem := _usage_problem(args):
         print(f"briefkit {args.command}: error: {problem}", file=sys.stderr)
         return 2
+    from briefkit.build import build, bundle, check, watch  # the libraries, only when there is work for them
+
     if args.command == "check":
         briefing = check(args.content, args.templates, strict=args.strict)
         for w in briefing.warnings:
