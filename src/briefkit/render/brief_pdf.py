@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pyphen
@@ -26,6 +27,7 @@ from reportlab.platypus.tableofcontents import TableOfContents
 from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
                             block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
+from briefkit.render.pdf_tags import Tags, TaggedBullet, finish
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
 
@@ -141,6 +143,7 @@ class _Brief:
         self.frame_height = self.width = 0.0  # set by render_brief before any flowable is made
         self.bold = self.italic = False  # inside <b> / <i> while marking up
         self.heading_break: CondPageBreak | None = None  # the break before the heading just made
+        self.tags = Tags()  # the structure tree, made as the model is walked
         cmaps = [(family, set(pdfmetrics.getFont(family).face.charToGlyph)) for family in (SERIF, SANS, MONO)]
         self.fallback = cmaps
         self.common = set.intersection(*(c for _, c in cmaps))
@@ -187,12 +190,15 @@ class _Brief:
             case LineBreak():
                 return "<br/>"
             case Link(children, url):
+                text = plain_text(children)
+                self.tags.describe(url, url if text in url else f"{text} ({url})")
                 return (f'<a href="{escape(url, {chr(34): "&quot;"})}" color="#{self.theme.colour.link}">'
                         + self.markup(children) + "</a>")
             case NoteRef(number=n):
                 label = note_label(n, self.doc.meta.endnote_style)
                 anchor = "" if n in self.cited else f'<a name="cite-{n}"/>'
                 self.cited.add(n)
+                self.tags.describe(f"note-{n}", f"{self.theme.labels.endnotes}: {label}")
                 return anchor + self._superscript(f'<a href="#note-{n}" color="#{self.theme.colour.link}">{label}</a>')
         raise TypeError(f"brief: no case for {type(node).__name__}")
 
@@ -204,6 +210,9 @@ class _Brief:
             block = Paragraph((Strong(block.children),))
         return self.flowables(block, width)
 
+    def paragraph(self, markup: str, style: ParagraphStyle, role: str = "P"):
+        return self.tags.leaf(_Paragraph(markup, style), role)
+
     def flowables(self, block: Block, width: float) -> list:
         st = self.styles
         if not isinstance(block, Heading):
@@ -213,7 +222,7 @@ class _Brief:
                 self.heading_count += 1
                 style = st.heading[min(level, 3) - 1]
                 title = plain_text(children)
-                p = _Paragraph(self.markup(children), style)
+                p = self.paragraph(self.markup(children), style, f"H{min(level, 6)}")
                 p.outline = (min(level, 3) - 1, title, f"h{self.heading_count}")
                 # keep a heading off the page bottom: it moves with ~3 lines of what follows, and a
                 # heading right under a heading joins the break of the first
@@ -225,43 +234,51 @@ class _Brief:
                 self.heading_break = CondPageBreak(min(need + 3 * st.body.leading, self.frame_height / 2))
                 return [self.heading_break, p]
             case Paragraph(children):
-                return [_Paragraph(self.markup(children), st.body)]
+                return [self.paragraph(self.markup(children), st.body)]
             case BulletList() | OrderedList():
                 return [self._list(block, width)]
             case Quote(blocks):
                 out = []
-                for b in blocks:
-                    out += ([_Paragraph(self.markup(b.children), st.quote)] if isinstance(b, Paragraph)
-                            else self.nested(b, width - 36))
+                with self.tags.element("BlockQuote"):
+                    for b in blocks:
+                        out += ([self.paragraph(self.markup(b.children), st.quote)] if isinstance(b, Paragraph)
+                                else self.nested(b, width - 36))
                 return out
             case CodeBlock(text):
                 # lines wrap at the width: a monospaced font's advance is 0.6 em (Courier New's metrics)
                 columns = max(10, int((width - 2 * st.code.leftIndent - 12) / (0.6 * st.code.fontSize)))
-                return [Preformatted(text, st.code, maxLineLength=columns, newLineChars="")]
+                return [self.tags.leaf(Preformatted(text, st.code, maxLineLength=columns, newLineChars=""), "Code")]
             case Table():
                 return [self._table(block, width)]
             case Callout(kind="figures"):
                 return self._figures(block, width)
             case Callout():
                 return self._callout(block, width)
-            case Image(path):
-                return [self._image(path, width)]
+            case Image(path, alt):
+                return [self.tags.leaf(self._image(path, width), "Figure", alt=alt)]
             case Rule():
-                return [HRFlowable(width="100%", color=_hex(self.theme.colour.rule), thickness=0.8,
-                                   spaceBefore=6, spaceAfter=10)]
+                return [self.tags.artifact(HRFlowable(width="100%", color=_hex(self.theme.colour.rule), thickness=0.8,
+                                                      spaceBefore=6, spaceAfter=10))]
         raise TypeError(f"brief: no case for {type(block).__name__}")
 
-    def _list(self, block: BulletList | OrderedList, width: float) -> ListFlowable:
+    def _list(self, block: BulletList | OrderedList, width: float, element: bool = True) -> ListFlowable:
+        """`element=False`: the items join an L already open (a list cut into one table row per item)."""
         st, ordered = self.styles, isinstance(block, OrderedList)
         items = []
-        for item in block.items:
-            content = []
-            for b in item:
-                content += ([_Paragraph(self.markup(b.children), st.bullet)] if isinstance(b, Paragraph)
-                            else self.nested(b, width - 18))
-            items.append(ListItem(content))
+        with self.tags.element("L") if element else nullcontext():
+            for item in block.items:
+                content = []
+                with self.tags.element("LI"):
+                    label = self.tags.node("Lbl")
+                    with self.tags.element("LBody"):
+                        for b in item:
+                            content += ([self.paragraph(self.markup(b.children), st.bullet)] if isinstance(b, Paragraph)
+                                        else self.nested(b, width - 18))
+                if content:
+                    content[0].label = label  # the bullet drawn beside it is this item's Lbl
+                items.append(ListItem(content))
         kw = dict(bulletType="1", start=block.start) if ordered else dict(bulletType="bullet", start="•")
-        return ListFlowable(items, leftIndent=18, bulletFontName=SANS, bulletFontSize=st.body.fontSize,
+        return _TaggedList(self.tags, items, leftIndent=18, bulletFontName=SANS, bulletFontSize=st.body.fontSize,
                             bulletColor=_hex(self.theme.colour.primary), spaceAfter=6, **kw)
 
     def _table(self, block: Table, width: float):
@@ -279,7 +296,13 @@ class _Brief:
         rows = [[cell(m, i, r == 0 and bool(block.header)) for i, m in enumerate(row)] for r, row in enumerate(markup)]
         if any(max(p.wrap(width / ncols - 12, 1e9)[1] for p in row) > self.frame_height * 0.8 for row in rows):
             # a row taller than a page cannot be drawn as a grid: stack its cells instead
-            return KeepTogether([_Paragraph(m, st.body) for row in markup for m in row if m])
+            return KeepTogether([self.paragraph(m, st.body) for row in markup for m in row if m])
+        with self.tags.element("Table"):
+            for r, row in enumerate(rows):
+                head = r == 0 and bool(block.header)
+                with self.tags.element("TR"):
+                    row[:] = [self.tags.leaf(p, "TH", scope="Column") if head else self.tags.leaf(p, "TD")
+                              for p in row]
         # a header repeats on each page unless it is too long to leave room for rows
         repeat = 1 if block.header and sum(len(plain_text(h)) for h in block.header) < 200 else 0
         table = RLTable(rows, colWidths=[width / ncols] * ncols, repeatRows=repeat, hAlign="LEFT", spaceAfter=8,
@@ -289,19 +312,24 @@ class _Brief:
         if block.header:
             style.append(("BACKGROUND", (0, 0), (-1, 0), _hex(c.primary)))
         table.setStyle(TableStyle(style))
+        self.tags.table_decoration(table)
         return table
 
     def _callout(self, block: Callout, width: float) -> list:
         """A shaded box kept on one page; one taller than the rule allows continues with its title repeated."""
         c = self.theme.colour
         inner = width - 2 * _PAD
-        rows = [[_Paragraph(self.text(block.title), self.styles.callout_title)]] if block.title else []
-        for b in block.blocks:
-            if isinstance(b, (BulletList, OrderedList)):
-                rows += [[self._list(type(b)((item,), *([b.start] if isinstance(b, OrderedList) else [])), inner)]
-                         for item in b.items]
-            else:
-                rows += [[f] for f in self.nested(b, inner)]
+        rows = []
+        with self.tags.element("Div"):
+            if block.title:
+                rows.append([self.paragraph(self.text(block.title), self.styles.callout_title)])
+            for b in block.blocks:
+                if isinstance(b, (BulletList, OrderedList)):
+                    with self.tags.element("L"):
+                        rows += [[self._list(type(b)((item,), *([b.start + i] if isinstance(b, OrderedList) else [])),
+                                             inner, element=False)] for i, item in enumerate(b.items)]
+                else:
+                    rows += [[f] for f in self.nested(b, inner)]
         table = RLTable(rows, colWidths=[width], hAlign="LEFT", repeatRows=1 if block.title else 0,
                         splitInRow=24, spaceBefore=4, spaceAfter=12)  # rows taller than a page split, 24 pt at least
         table.setStyle(TableStyle([
@@ -311,6 +339,7 @@ class _Brief:
             ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
             ("TOPPADDING", (0, 0), (-1, 0), _PAD), ("BOTTOMPADDING", (0, -1), (-1, -1), _PAD),
         ]))
+        self.tags.table_decoration(table)
         return [_Keep([table], self.frame_height)]
 
     def _figures(self, block: Callout, width: float) -> list:
@@ -327,10 +356,11 @@ class _Brief:
         value_style = ParagraphStyle("figure_value_fit", parent=st.figure_value, fontSize=st.figure_value.fontSize * scale,
                                      leading=st.figure_value.leading * scale)
         for fig in figures:
-            card = [_Paragraph("<nobr>" + self.markup(fig.value) + "</nobr>", value_style),
-                    _Paragraph(self.markup(fig.label), st.figure_label)]
-            if fig.note:
-                card.append(_Paragraph(self.markup(fig.note), st.figure_note))
+            with self.tags.element("Div"):
+                card = [self.paragraph("<nobr>" + self.markup(fig.value) + "</nobr>", value_style),
+                        self.paragraph(self.markup(fig.label), st.figure_label)]
+                if fig.note:
+                    card.append(self.paragraph(self.markup(fig.note), st.figure_note))
             cards.append(card)
         done, sizes = 0, []
         for count in figure_rows(len(cards)):
@@ -350,6 +380,7 @@ class _Brief:
                 style += [("BACKGROUND", (i, 0), (i, 0), _hex(c.callout_fill)),
                           ("LINEABOVE", (i, 0), (i, 0), 2.5, _hex(c.accent))]
             table.setStyle(TableStyle(style))
+            self.tags.table_decoration(table)
             tables.append(table)
             done += count
         return [_Keep(tables, self.frame_height)]
@@ -366,12 +397,14 @@ class _Brief:
         out = [PageBreak()] + self.flowables(Heading(1, (Text(self.theme.labels.endnotes),)), self.width)
         for note in self.doc.endnotes:
             label = note_label(note.number, self.doc.meta.endnote_style)
+            self.tags.describe(f"cite-{note.number}", f"{label} \u2191")
             back = f'<a name="note-{note.number}"/><a href="#cite-{note.number}" color="#{self.theme.colour.link}">{label}</a>'
-            paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else self.text(block_text(b))
-                          for b in note.blocks] or [""]
-            # a note is read whole: it moves to the next page rather than split (a long one splits)
-            out.append(_Keep([_Paragraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote)]
-                             + [_Paragraph(p, self.styles.endnote) for p in paragraphs[1:]], self.frame_height))
+            with self.tags.element("Note"):
+                paragraphs = [self.markup(b.children) if isinstance(b, (Paragraph, Heading)) else self.text(block_text(b))
+                              for b in note.blocks] or [""]
+                # a note is read whole: it moves to the next page rather than split (a long one splits)
+                out.append(_Keep([self.paragraph(f"{back}\u2003{paragraphs[0]}", self.styles.endnote)]
+                                 + [self.paragraph(p, self.styles.endnote) for p in paragraphs[1:]], self.frame_height))
         return out
 
 
@@ -452,6 +485,7 @@ class _DocTemplate(BaseDocTemplate):
         level = min(level, self._last_level + 1)  # an outline cannot skip a level
         self._last_level = level
         self.canv.bookmarkPage(key)
+        self.canv.tags.describe(key, title)
         self.canv.addOutlineEntry(title, key, level=level, closed=level > 0)
         if level <= 1:  # the contents page lists sections and subsections; the outline has all
             self.notify("TOCEntry", (level, escape(title), self.page, key))
@@ -496,37 +530,40 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
         pages.current = max(pages.current, doc.page)
         if doc.page == 1:
             return
-        canv.saveState()
-        canv.setFont(SANS, theme.size.small)
-        canv.setFillColor(_hex(c.muted))
-        canv.drawString(left, ph - top + 22, m.short_title)
-        canv.setStrokeColor(_hex(c.rule))
-        canv.setLineWidth(0.6)
-        canv.line(left, ph - top + 16, pw - right, ph - top + 16)
-        total = pages.previous or doc.page
-        canv.drawRightString(pw - right, bottom - 28, f"{theme.labels.page} {doc.page} {theme.labels.of} {total}")
-        canv.restoreState()
+        with canv.tags.drawing_artifact(canv):  # running header and footer
+            canv.saveState()
+            canv.setFont(SANS, theme.size.small)
+            canv.setFillColor(_hex(c.muted))
+            canv.drawString(left, ph - top + 22, m.short_title)
+            canv.setStrokeColor(_hex(c.rule))
+            canv.setLineWidth(0.6)
+            canv.line(left, ph - top + 16, pw - right, ph - top + 16)
+            total = pages.previous or doc.page
+            canv.drawRightString(pw - right, bottom - 28, f"{theme.labels.page} {doc.page} {theme.labels.of} {total}")
+            canv.restoreState()
 
-    def story() -> list:
-        brief = _Brief(doc, theme)
+    def story(brief: _Brief) -> list:
         brief.frame_height, brief.width = ph - top - bottom, width
-        out: list = [Spacer(1, 1.9 * inch), _Paragraph(brief.text(m.title), st.title),
-                     HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT", spaceBefore=2, spaceAfter=18)]
+        tags = brief.tags
+        out: list = [Spacer(1, 1.9 * inch), brief.paragraph(brief.text(m.title), st.title, "H1"),
+                     tags.artifact(HRFlowable(width="45%", thickness=3, color=_hex(c.accent), hAlign="LEFT",
+                                              spaceBefore=2, spaceAfter=18))]
         for text, style in ((m.subtitle, st.cover_strong), (m.organization, st.cover_strong), (m.when, st.cover)):
             if text:
-                out.append(_Paragraph(brief.text(text), style))
+                out.append(brief.paragraph(brief.text(text), style))
         if m.supervisor:
-            out += [Spacer(1, 0.6 * inch), _Paragraph(brief.text(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
+            out += [Spacer(1, 0.6 * inch), brief.paragraph(brief.text(f"{theme.labels.supervised_by} {m.supervisor}"), st.body)]
         if m.authors:
-            out += [Spacer(1, 6), _Paragraph(brief.text(", ".join(m.authors)), st.body)]
-        out += [NextPageTemplate("body"), PageBreak(),
-                _Paragraph(escape(theme.labels.contents), st.heading[0]), toc, PageBreak()]
+            out += [Spacer(1, 6), brief.paragraph(brief.text(", ".join(m.authors)), st.body)]
+        out += [NextPageTemplate("body"), PageBreak(), brief.paragraph(escape(theme.labels.contents), st.heading[0], "H1")]
+        with tags.element("TOC"):
+            out += [tags.leaf(toc, "TOCI"), PageBreak()]
         for block in doc.blocks:
             out += brief.flowables(block, width)
         return out + brief.endnotes()
 
-    canvasmaker = _stamped_canvas(build_time(m))
     for _ in range(MAX_PASSES):
+        brief = _Brief(doc, theme)  # a fresh structure tree each pass: only the last pass's drawing counts
         out = io.BytesIO()
         template = _DocTemplate(
             out, pagesize=pagesize, leftMargin=left, rightMargin=right, topMargin=top, bottomMargin=bottom,
@@ -540,21 +577,46 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
         template._indexingFlowables = [toc, pages]  # what multiBuild would collect: notified entries
         toc.beforeBuild()
         pages.beforeBuild()
-        template.build(story(), canvasmaker=canvasmaker)
+        template.build(story(brief), canvasmaker=_stamped_canvas(build_time(m), brief.tags))
         toc.afterBuild()
         if toc.isSatisfied() and pages.isSatisfied():
             break
-    return out.getvalue()
+    return finish(out.getvalue(), brief.tags, title=m.title, lang=m.language)
 
 
-def _stamped_canvas(when):
-    """Open with the outline shown; dates from the build's timestamp (invariant mode fixes the rest)."""
+def _stamped_canvas(when, tags: Tags):
+    """Open with the outline shown; dates from the build's timestamp (invariant mode fixes the rest).
+
+    Each link annotation is recorded with the structure node being drawn when it is made.
+    """
 
     class StampedCanvas(Canvas):
         def __init__(self, *args, **kw):
             super().__init__(*args, **kw)
+            self.tags = tags
             self.showOutline()
             self.setDateFormatter(lambda *_: when.strftime("D:%Y%m%d%H%M%S+00'00'"))
 
+        def linkRect(self, contents, destinationname, *args, **kw):  # noqa: N802 (reportlab's names)
+            self.tags.annotation(self, destinationname)
+            return super().linkRect(contents, destinationname, *args, **kw)
+
+        def linkURL(self, url, *args, **kw):  # noqa: N802
+            self.tags.annotation(self, url)
+            return super().linkURL(url, *args, **kw)
+
     return StampedCanvas
+
+
+class _TaggedList(ListFlowable):
+    """A list whose bullets and numbers are drawn as their items' Lbl (decorative when an item has none)."""
+
+    def __init__(self, tags: Tags, *args, **kw):
+        self._tags = tags
+        super().__init__(*args, **kw)
+
+    def _makeLIIndenter(self, flowable, bullet, params=None):  # noqa: N802 (reportlab's name)
+        if bullet is not None:
+            bullet = TaggedBullet(bullet, self._tags, getattr(flowable, "label", None))
+        return super()._makeLIIndenter(flowable, bullet, params)
 
