@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 from reportlab.platypus import Flowable
+from reportlab.platypus.flowables import cdeepcopy
 
 
 @dataclass(eq=False)
@@ -32,6 +33,9 @@ class Node:
     alt: str = ""
     scope: str = ""
     kids: list = field(default_factory=list)
+
+    def __deepcopy__(self, memo):  # reportlab deep-copies a table cell it splits: its parts keep the node
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,9 @@ class _Annotation:
 
 class Tags:
     """The structure of one layout pass: nodes made from the model, MCIDs and links recorded while drawing."""
+
+    def __deepcopy__(self, memo):  # one record per pass, shared by every copy of a flowable
+        return self
 
     def __init__(self) -> None:
         self.root = Node("Document")
@@ -151,7 +158,16 @@ class Tagged(Flowable):
 
     # every attribute but the wrapper's own is the wrapped flowable's (a frame sets canv, _frame, ...)
     def __getattr__(self, name):
+        if "_inner" not in self.__dict__:
+            raise AttributeError(name)
         return getattr(self.__dict__["_inner"], name)
+
+    def deepcopy(self):
+        """What a table splitting a cell tries: a copy of the flowable, tagged as the same node."""
+        return Tagged(cdeepcopy(self._inner), self._tags, self._node)
+
+    def __deepcopy__(self, memo):
+        return self.deepcopy()
 
     def __setattr__(self, name, value):
         setattr(self._inner, name, value)
