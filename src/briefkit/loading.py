@@ -120,10 +120,10 @@ class Content:
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
-_REF = re.compile(r"(?<!\\)\[\^([^\]\s]+)\]")
-_DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]?(.*)$")
-_PART = re.compile(r"^# +(.+?)\s*#*\s*$")
-_IMAGE_TARGET = re.compile(r"""\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)""")
+_REF = re.compile(r"(?<!\\)\[\^([^][\s]++)\]")  # no '[' in a key: one pass over any run of '[^'
+_DEF = re.compile(r"^ {0,3}\[\^([^][\s]+)\]:[ \t]?(.*)$")
+_PART = re.compile(r"^# +(.*[^\s#])[\s#]*$")
+_IMAGE_TARGET = re.compile(r"""\(\s*+(?:<([^>\n]*+)>|([^)\s]++))(?:\s++(?:"[^"]*+"|'[^']*+'))?\s*+\)""")
 _STRAY_BRACKET = re.compile(r"[^\[\]]*\]\(")
 _LIST_MARKER = re.compile(r"(?:[-*+]|[0-9]{1,9}[.)])(?:[ \t]|$)")
 # possessive quantifiers (*+, ++): no backtracking, so linear on any line
@@ -257,8 +257,9 @@ def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any],
     if len(fm.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
         raise BuildError(f"front matter is {len(fm.encode('utf-8', 'surrogatepass')):,} bytes; the limit is "
                          f"{MAX_FRONT_MATTER_BYTES:,} (long text belongs in the body)", Origin(display, first_line))
-    loader = _YAML_LOADER(fm)
+    loader = None
     try:
+        loader = _YAML_LOADER(fm)  # PyYAML's own reader checks the characters here
         loader.get_event()  # stream start
         if loader.check_event(yaml.StreamEndEvent):
             return {}, {}
@@ -275,10 +276,17 @@ def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any],
         line = first_line + (mark.line if mark else 0)
         problem = e.problem or e.context or "invalid YAML"
         raise BuildError(f"invalid YAML front matter: {problem}", Origin(display, line)) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow, such as U+0080-U+009F
+        char = e.character if isinstance(e.character, int) else ord(e.character)
+        line = first_line + fm.count("\n", 0, max(0, fm.find(chr(char))))
+        raise BuildError(f"invalid YAML front matter: character U+{char:04X} is not allowed in YAML; delete it",
+                         Origin(display, line)) from None
     except yaml.YAMLError as e:
-        raise BuildError(f"invalid YAML front matter: {e}", Origin(display, first_line)) from None
+        problem = str(e).split("\n")[0]
+        raise BuildError(f"invalid YAML front matter: {problem}", Origin(display, first_line)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
@@ -548,8 +556,8 @@ def _check_structure(body: str, body_line: int, display: str) -> list[BuildError
             if rows > MAX_TABLE_ROWS:
                 exceeded("rows", f"table has more than {MAX_TABLE_ROWS} rows (it starts at line "
                                  f"{body_line + table_start - 1}); split it", i)
-        if not unit_chars or depth or table_start >= 0 or line.lstrip().startswith("#"):
-            unit_start, unit_chars, brackets = i, 0, (0, 0)  # a new paragraph, item, quote, row or heading
+        if not unit_chars or depth or table_start >= 0 or line.lstrip().startswith("#") or _DEF.match(line):
+            unit_start, unit_chars, brackets = i, 0, (0, 0)  # a new paragraph, item, quote, row, heading or note
         unit_chars += len(line)
         if unit_chars > MAX_PARAGRAPH_CHARS:
             exceeded("paragraph", f"paragraph longer than {MAX_PARAGRAPH_CHARS:,} characters; add blank lines "
@@ -736,7 +744,9 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         errors += errs
         if not kind:
             continue
-        errors += _check_structure(body, body_line, display)
+        if limits := _check_structure(body, body_line, display):
+            errors += limits  # and no other scan of a text beyond the limits
+            continue
         body, file_defs = _extract_notes(body, body_line, display)
         defs += file_defs
         refs += _refs(fm, fm_line, display) + _refs(body, body_line, display)

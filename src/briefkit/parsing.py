@@ -26,6 +26,7 @@ from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Documen
                             Strong, Table, Text)
 
 SAFE_SCHEMES = ("http", "https", "mailto")
+_SPACES = re.compile(r"[ \t]{2,}|\t")  # in prose, as in HTML and Pandoc: one space
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})[^`]*$")
 
 
@@ -112,7 +113,7 @@ class _Extension(markdown.Extension):
         for name in ("html", "entity", "automail"):
             md.inlinePatterns.deregister(name)
         md.preprocessors.register(_FencesToIndented(md), "fences", 29)
-        md.inlinePatterns.register(_NoteRefPattern(r"\[\^([^\]\s]+)\]", md), "noteref", 175)
+        md.inlinePatterns.register(_NoteRefPattern(r"\[\^([^][\s]+)\]", md), "noteref", 175)
         # after links and <autolinks> (120), before emphasis, so a URL's '_' or '*' stay as typed
         md.inlinePatterns.register(_BareUrlPattern(r"(?<![\w/@<])https?://[^\s<>\[\]]+", md), "bare_url", 115)
         md.treeprocessors.register(_UrlTextAsTyped(md), "url_text", 10)  # after inlines (20), before smarty (6)
@@ -272,7 +273,7 @@ def _merge(nodes: list[Inline]) -> tuple[Inline, ...]:
     out: list[Inline] = []
     for node in nodes:
         if isinstance(node, Text):
-            node = Text(re.sub(r"[ \t]*\n[ \t]*", " ", node.text))
+            node = Text(_SPACES.sub(" ", _fold_lines(node.text)))
             if out and isinstance(out[-1], LineBreak):
                 node = Text(node.text.lstrip(" "))
             if out and isinstance(out[-1], Text):
@@ -280,6 +281,15 @@ def _merge(nodes: list[Inline]) -> tuple[Inline, ...]:
                 continue
         out.append(node)
     return tuple(out)
+
+
+def _fold_lines(text: str) -> str:
+    """Each line break, with the spaces and tabs around it, as one space (linear, unlike a regex
+    that would try every position of a long run of tabs)."""
+    if "\n" not in text:
+        return text
+    lines = text.split("\n")
+    return " ".join([lines[0].rstrip(" \t"), *(line.strip(" \t") for line in lines[1:-1]), lines[-1].lstrip(" \t")])
 
 
 def _align(cell: etree.Element) -> str:
