@@ -463,7 +463,10 @@ class _Keep(KeepTogether):
     def split(self, aW, aH):  # noqa: N802 (reportlab's signature)
         self.wrap(aW, aH)
         if self._H > aH and aH > self.frame_height / 2:
-            return self._content[:]
+            # split where it stands: the first flowable too must fit what is left of the page
+            first, *rest = self._content
+            pieces = first.split(aW, aH) if first.wrap(aW, aH)[1] > aH else [first]
+            return pieces + rest if pieces else []
         return super().split(aW, aH)
 
 
