@@ -268,6 +268,22 @@ def test_footer_left_and_slide_number_right(deck):
         assert shapes["Footer"].text_frame.paragraphs[0].alignment == PP_ALIGN.LEFT
 
 
+def test_decorations_are_marked_decorative_and_read_last(deck):
+    """Screen readers skip decorative shapes and read the others in tree order: title first, furniture last."""
+    decorative = "{http://schemas.microsoft.com/office/drawing/2017/decorative}decorative"
+    marked = 0
+    for slide in deck.slides:
+        names = [sh.name for sh in slide.shapes]
+        for sh in slide.shapes:
+            flag = sh._element.find(".//" + decorative)
+            assert (flag is not None and flag.get("val") == "1") == sh.name.startswith("Decoration"), sh.name
+            marked += flag is not None
+        assert slide.shapes[0] == slide.shapes.title
+        if "Footer" in names:
+            assert names[-2:] == ["Footer", "Slide number"]
+    assert marked > len(deck.slides)
+
+
 def test_no_slide_is_empty(deck):
     for n, slide in enumerate(deck.slides, 1):
         assert slide.shapes.title.text_frame.text.strip(), n

@@ -221,6 +221,19 @@ def test_image_inside_the_content_folder_goes_into_every_format(capsys, content_
     assert any("/XObject" in (p["/Resources"] or {}) for p in pypdf.PdfReader(str(tmp_path / "out" / "brief.pdf")).pages)
 
 
+def test_image_without_alt_text_is_a_warning_and_an_error_under_strict(capsys, content_copy):
+    from PIL import Image
+
+    (content_copy / "maps").mkdir()
+    Image.new("RGB", (40, 20)).save(content_copy / "maps" / "border.png")
+    write(content_copy, "water.md", PILLAR.format(analysis="Basins:\n\n![ ](maps/border.png)"))
+    line = "content/water.md:14: {}: image 'maps/border.png' has no alt text, so a screen reader cannot say what it shows"
+    code, err = check(capsys, content_copy)
+    assert code == 0 and line.format("warning") in err, err
+    code, err = check(capsys, content_copy, "--strict")
+    assert code == 1 and line.format("error") in err, err
+
+
 # content is data -------------------------------------------------------------------
 
 HOSTILE = ("Tags <script>alert(1)</script> and <b>bold</b>; braces {{ briefing.title }} and {% if x %}; "

@@ -29,6 +29,28 @@ def test_headings_use_word_heading_styles_in_order(tmp_path):
                         ("Heading1", "Endnotes")]
 
 
+def test_heading_levels_never_skip_one(tmp_path):
+    """A heading two levels below the last one is set one below it, as screen readers expect."""
+    from dataclasses import replace
+
+    from briefkit.model import Heading, Text
+
+    doc = every_node_document("lower-roman")
+    doc = replace(doc, blocks=(Heading(1, (Text("Top"),)), Heading(3, (Text("Skipped to three"),))) + doc.blocks)
+    path = tmp_path / "memo.docx"
+    path.write_bytes(render_memo(doc, load_theme(Templates.of(TEMPLATES))))
+    headings = [(s, t) for s, t in docx_paragraphs(path) if s.startswith("Heading")]
+    assert headings[:2] == [("Heading1", "Top"), ("Heading2", "Skipped to three")]
+    levels = [int(s[len("Heading"):]) for s, _ in headings]
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:]))
+
+
+def test_figure_cards_carry_alt_text(tmp_path):
+    with zipfile.ZipFile(_render(tmp_path)) as z:
+        xml = z.read("word/document.xml").decode()
+    assert '<w:tblCaption w:val="$1bn: invested"/>' in xml and '<w:tblDescription w:val="$1bn: invested"/>' in xml
+
+
 def test_inline_formatting_and_literal_markup(tmp_path):
     d = docx.Document(str(_render(tmp_path)))
     para = next(p for p in d.paragraphs if p.text.startswith("Plain"))

@@ -658,13 +658,17 @@ def _text_problem(text: str) -> str | None:
 
 
 def _check_images(text: str, first_line: int, display: str, root: Path) -> list[BuildError]:
+    """Problems with the images a text shows; an image without alt text is a warning."""
     errors = []
     for i, line in enumerate(text.split("\n")):
         where = Origin(display, first_line + i)
-        for src, start, end in _images(line):
+        for src, start, end, alt in _images(line):
             if src is None:
                 errors.append(BuildError("image alt text holds an unmatched ']'; write it as '\\]'", where))
                 continue
+            if not alt.strip():
+                errors.append(BuildError(f"image '{src}' has no alt text, so a screen reader cannot say what it "
+                                         f"shows; write ![what it shows]({src})", where, "warning"))
             if line[:start].strip() or line[end:].strip():
                 errors.append(BuildError(f"image '{src}' must stand in a paragraph of its own "
                                          "(not in a list, a table or a line of text)", where))
@@ -672,8 +676,8 @@ def _check_images(text: str, first_line: int, display: str, root: Path) -> list[
     return errors
 
 
-def _images(line: str) -> list[tuple[str | None, int, int]]:
-    """Each `![alt](src)` on a line as (src, start, end); src is None when the alt text holds a stray ']'."""
+def _images(line: str) -> list[tuple[str | None, int, int, str]]:
+    """Each `![alt](src)` on a line as (src, start, end, alt); src is None when the alt text holds a stray ']'."""
     found, i = [], line.find("![")
     while i != -1:
         depth, j = 0, i + 2
@@ -682,9 +686,9 @@ def _images(line: str) -> list[tuple[str | None, int, int]]:
             j += 2 if line[j] == "\\" else 1
         m = _IMAGE_TARGET.match(line, j + 1)
         if m:
-            found.append((m.group(1) if m.group(1) is not None else m.group(2), i, m.end()))
+            found.append((m.group(1) if m.group(1) is not None else m.group(2), i, m.end(), line[i + 2:j]))
         elif _STRAY_BRACKET.match(line, j + 1):
-            found.append((None, i, len(line)))
+            found.append((None, i, len(line), ""))
         i = line.find("![", m.end() if m else j + 1)
     return found
 
@@ -728,6 +732,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     defs: list[NoteDef] = []
     refs: list[tuple[str, Origin]] = []
     orders: dict[int, str] = {}
+    image_warnings: list[BuildError] = []
     for path in files:
         display = f"{display_root}/{path.name}"
         try:
@@ -750,7 +755,8 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
         body, file_defs = _extract_notes(body, body_line, display)
         defs += file_defs
         refs += _refs(fm, fm_line, display) + _refs(body, body_line, display)
-        errors += _check_images(body, body_line, display, root)
+        for finding in _check_images(body, body_line, display, root):
+            (image_warnings if finding.severity == "warning" else errors).append(finding)
         parts: dict[str, str] = {}
         part_lines: dict[str, int] = {}
         if kind == "pillar":
@@ -816,7 +822,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
                 errors.append(BuildError(f"note [^{key}] is cited only inside note [^{d.key}]; cite it in the text "
                                          "too (endnotes are numbered by their citations in the text)", origin))
     warnings = [BuildError(f"note [^{d.key}] is defined but never cited", d.origin, "warning")
-                for d in notes.values() if d.key not in cited | cited_in_notes]
+                for d in notes.values() if d.key not in cited | cited_in_notes] + image_warnings
     if strict:
         errors += [w.as_error() for w in warnings]
         warnings = []

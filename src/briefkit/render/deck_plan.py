@@ -70,6 +70,7 @@ class Slide:
     size: float = 0.0           # font size of paras, points
     figures: tuple[KeyFigure, ...] = ()
     image: str = ""
+    alt: str = ""               # the image's alt text
     notes: tuple[Para, ...] = ()  # talking points (bullets), then the sources the slide cites
     sources: tuple[Para, ...] = ()  # at the foot of the slide, in small type
     body: Box = field(default_factory=lambda: body_box())
@@ -219,7 +220,7 @@ class _Draft:
     blocks: list[Block] = field(default_factory=list)
     figures: tuple[KeyFigure, ...] = ()
     notes: list[Block] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
 
 
 def _drafts(doc: Document) -> list[_Draft]:
@@ -248,7 +249,7 @@ def _drafts(doc: Document) -> list[_Draft]:
                 elif isinstance(block, Callout) and block.kind == "figures":
                     current.figures += key_figures(block)
                 elif isinstance(block, Image):
-                    current.images.append(block.path)
+                    current.images.append(block)
                 else:
                     current.blocks.append(block)
     return drafts
@@ -338,8 +339,8 @@ class _Planner:
             figures = tuple(KeyFigure(*(_without_notes(x) for x in (f.value, f.label, f.note))) for f in figures)
             slides.append(Slide("figures", title, figures=figures, body=body, sources=foot,
                                 notes=self._talking_points(points or own, cited)))
-        for path in d.images:
-            slides.append(Slide("image", d.title, image=path, notes=self._talking_points(points or [Para((Run(d.title),), 1, "•")])))
+        for image in d.images:
+            slides.append(Slide("image", d.title, image=image.path, alt=image.alt, notes=self._talking_points(points or [Para((Run(d.title),), 1, "•")])))
         return slides
 
     def _within_budget(self, page: list[Para]) -> bool:

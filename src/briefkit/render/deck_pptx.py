@@ -86,6 +86,8 @@ class _Deck:
         shape.fill.fore_color.rgb = self._rgb(fill)
         shape.line.fill.background()
         shape.shadow.inherit = False
+        if name.startswith("Decoration"):
+            _mark_decorative(shape)
         return shape
 
     def _paragraphs(self, tf, paras: tuple[Para, ...], size: float, colour: str, after: bool = True,
@@ -176,15 +178,12 @@ class _Deck:
                 self._title(slide, s, "FFFFFF" if band else t.colour.primary)
             case "figures":
                 self._title(slide, s, t.colour.primary)
-                self._furniture(slide, number)
                 self._figures(slide, s)
             case "image":
                 self._title(slide, s, t.colour.primary)
-                self._furniture(slide, number)
                 self._image(slide, s)
             case _:
                 self._title(slide, s, t.colour.primary)
-                self._furniture(slide, number)
                 self._paragraphs(self._text_area(slide, body, s.body, "Text"), s.paras, s.size, t.colour.text)
                 body = None
         if body is not None:  # a layout's body placeholder the slide does not use
@@ -192,6 +191,8 @@ class _Deck:
         if s.sources:
             tf = self._box(slide, foot_box(s), MSO_ANCHOR.BOTTOM, name="Sources")
             self._paragraphs(tf, s.sources, t.deck.source_size, t.colour.muted, after=False)
+        if s.kind not in ("title", "section"):  # last, so a screen reader reads title, text, sources, then these
+            self._furniture(slide, number)
         self._paragraphs(slide.notes_slide.notes_text_frame, s.notes, t.deck.notes_size, t.colour.text, after=False)
 
     def _figures(self, slide, s: Slide) -> None:
@@ -233,8 +234,9 @@ class _Deck:
             w, h = im.size
         scale = min(s.body.width / w, s.body.height / h)
         width, height = w * scale, h * scale
-        slide.shapes.add_picture(s.image, Inches(s.body.left + (s.body.width - width) / 2), Inches(s.body.top),
-                                 Inches(width), Inches(height))
+        picture = slide.shapes.add_picture(s.image, Inches(s.body.left + (s.body.width - width) / 2),
+                                           Inches(s.body.top), Inches(width), Inches(height))
+        picture._element._nvXxPr.cNvPr.set("descr", s.alt)
 
     def render(self) -> bytes:
         m, cp = self.doc.meta, self.prs.core_properties
@@ -295,3 +297,15 @@ def _layouts(prs, display: str) -> dict:
 def _body_placeholder(slide):
     """The slide's first placeholder other than its title (body, subtitle), or None."""
     return next((ph for ph in slide.placeholders if ph.placeholder_format.idx != 0), None)
+
+
+DECORATIVE_EXT = "{C183D7F6-B498-43B3-948B-1728B52AA6E4}"
+DECORATIVE_NS = "http://schemas.microsoft.com/office/drawing/2017/decorative"
+
+
+def _mark_decorative(shape) -> None:
+    """Office's "Mark as decorative": screen readers skip the shape."""
+    cnvpr = shape._element._nvXxPr.cNvPr
+    ext_lst = SubElement(cnvpr, qn("a:extLst"))
+    ext = SubElement(ext_lst, qn("a:ext"), uri=DECORATIVE_EXT)
+    SubElement(ext, f"{{{DECORATIVE_NS}}}decorative", {"val": "1"}, nsmap={"adec": DECORATIVE_NS})

@@ -53,6 +53,7 @@ class _Writer:
         self.cited: set[int] = set()  # notes whose native reference the text already holds
         self.in_endnotes = False
         self.toc: list[tuple[int, str, str]] = []  # (level, title, bookmark) of each heading
+        self.heading_level = 0  # of the last heading in the body
         self.endnotes_part = self._add_endnotes_part()
         self._body_end = self.word.element.body.sectPr  # body paragraphs go before it
         self._style_ids: dict[str, str] = {}
@@ -246,6 +247,8 @@ class _Writer:
         t = self.theme
         match block:
             case Heading(level, children):
+                if container is None:  # heading levels never skip one: Word's navigation and screen readers nest by them
+                    level = self.heading_level = min(level, self.heading_level + 1)
                 p = self._paragraph(c, f"Heading {min(level, 6)}")
                 self._append(p._p, children, _Fmt())
                 if container is None and level <= TOC_LEVELS:
@@ -359,7 +362,9 @@ class _Writer:
         for count in rows:
             table = c.add_table(rows=1, cols=count)
             table.alignment = WD_TABLE_ALIGNMENT.CENTER
-            for cell, fig in zip(table.rows[0].cells, figures[done:done + count]):
+            shown = figures[done:done + count]
+            _table_alt_text(table, "; ".join(f"{plain_text(f.value)}: {plain_text(f.label)}" for f in shown))
+            for cell, fig in zip(table.rows[0].cells, shown):
                 _card_cell(cell, t.colour.callout_fill, t.colour.accent)
                 value = cell.paragraphs[0]
                 value.paragraph_format.space_after = Pt(2)
@@ -679,6 +684,18 @@ def _drop_thumbnail(word) -> None:
     for rel in list(package.rels.values()):
         if rel.reltype == RT.THUMBNAIL:
             package.rels.pop(rel.rId)
+
+
+def _table_alt_text(table, text: str) -> None:
+    """A table's alt text (Word's Table Properties > Alt Text), which screen readers announce."""
+    tbl_pr = table._tbl.tblPr
+    caption = OxmlElement("w:tblCaption")
+    caption.set(qn("w:val"), text[:255])
+    description = OxmlElement("w:tblDescription")
+    description.set(qn("w:val"), text)
+    # schema order: both come last in w:tblPr
+    tbl_pr.append(caption)
+    tbl_pr.append(description)
 
 
 def _repeat_header(row) -> None:
