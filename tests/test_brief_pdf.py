@@ -174,3 +174,16 @@ def test_brief_stays_inside_margins(built, theme):
 def test_contents_page_lists_sections_with_pages(built):
     page2 = pypdf.PdfReader(str(built / "brief.pdf")).pages[1].extract_text()
     assert "Contents" in page2 and "Policy Recommendations" in page2 and "Endnotes" in page2
+
+
+def test_contents_and_page_footers_give_the_pages_a_reader_finds(built, theme):
+    with pdfplumber.open(built / "brief.pdf") as pdf:
+        pages = [[" ".join(line.split()) for line in (p.extract_text() or "").splitlines()] for p in pdf.pages]
+    total = len(pages)
+    for number, lines in enumerate(pages[1:], start=2):
+        assert lines[-1] == f"{theme.labels.page} {number} {theme.labels.of} {total}"
+    entries = [m.groups() for line in pages[1] if (m := re.fullmatch(r"(.+?)(?: \.)+ (\d+)", line))]
+    assert len(entries) >= 8 and entries[-1][0] == "Endnotes"
+    assert [int(page) for _, page in entries] == sorted(int(page) for _, page in entries)
+    for title, page in entries:  # each heading stands on a line of its own on the page named
+        assert any(title.startswith(line) and len(line) > 3 for line in pages[int(page) - 1]), (title, page)

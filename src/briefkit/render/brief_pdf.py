@@ -21,7 +21,6 @@ from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, HRFlowabl
                                 ListItem, NextPageTemplate, PageBreak, PageTemplate, Paragraph as RLParagraph,
                                 Preformatted, Spacer, Table as RLTable, TableStyle)
 from reportlab.platypus import Image as RLImage
-from reportlab.platypus.doctemplate import IndexingFlowable
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
@@ -140,6 +139,7 @@ class _Brief:
         self.styles = stylesheet(theme, doc.meta.language)
         self.cited: set[int] = set()
         self.heading_count = 0
+        self.outline: list[tuple[int, str, str]] = []  # (level, title, key) of every heading, in order
         self.frame_height = self.width = 0.0  # set by render_brief before any flowable is made
         self.bold = self.italic = False  # inside <b> / <i> while marking up
         self.heading_break: CondPageBreak | None = None  # the break before the heading just made
@@ -224,6 +224,7 @@ class _Brief:
                 title = plain_text(children)
                 p = self.paragraph(self.markup(children), style, f"H{min(level, 6)}")
                 p.outline = (min(level, 3) - 1, title, f"h{self.heading_count}")
+                self.outline.append(p.outline)
                 # keep a heading off the page bottom: it moves with ~3 lines of what follows, and a
                 # heading right under a heading joins the break of the first
                 need = p.wrap(width, 1e6)[1] + style.spaceBefore + style.spaceAfter
@@ -471,16 +472,15 @@ class _Keep(KeepTogether):
 
 
 class _DocTemplate(BaseDocTemplate):
-    """Registers headings with the table of contents and the PDF outline."""
+    """Registers headings with the contents page and the PDF outline."""
 
-    def __init__(self, *args, **kw):
+    def __init__(self, *args, contents: "_Contents", **kw):
         super().__init__(*args, **kw)
         self._last_level = -1
+        self.contents = contents
+        self._doSave = 0  # the page numbers are written after the last page, then the canvas is saved
 
-    def beforeDocument(self):  # noqa: N802 (reportlab's name)
-        self._last_level = -1
-
-    def afterFlowable(self, flowable):  # noqa: N802
+    def afterFlowable(self, flowable):  # noqa: N802 (reportlab's name)
         entry = getattr(flowable, "outline", None)
         if entry is None:
             return
@@ -490,33 +490,79 @@ class _DocTemplate(BaseDocTemplate):
         self.canv.bookmarkPage(key)
         self.canv.tags.describe(key, title)
         self.canv.addOutlineEntry(title, key, level=level, closed=level > 0)
-        if level <= 1:  # the contents page lists sections and subsections; the outline has all
-            self.notify("TOCEntry", (level, escape(title), self.page, key))
+        if level <= 1:
+            self.contents.addEntry(level, escape(title), self.page, key)
 
 
-class _PageTotal(IndexingFlowable):
-    """Counts pages per pass; the layout is final when two passes agree on the total."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.previous = self.current = 0
-
-    def beforeBuild(self):  # noqa: N802 (reportlab's name)
-        self.previous, self.current = self.current, 0
-
-    def isSatisfied(self):  # noqa: N802
-        return self.previous == self.current
+def contents_entries(outline: list[tuple[int, str, str]]) -> list[tuple[int, str, int, str]]:
+    """The contents page's entries: sections and subsections (the PDF outline has all headings),
+    levels clamped as the outline clamps them, pages not yet known."""
+    entries, last = [], -1
+    for level, title, key in outline:
+        level = last = min(level, last + 1)
+        if level <= 1:
+            entries.append((level, escape(title), 0, key))
+    return entries
 
 
-MAX_PASSES = 6
+class _Contents(TableOfContents):
+    """The contents page, laid out before the pages it lists: its entries come from the headings,
+    known before layout, and each entry's leader dots and page number are a form drawn where the
+    entry ends and written once the pages are known, so one layout pass suffices."""
+
+    def __init__(self, entries: list[tuple[int, str, int, str]], **kw) -> None:
+        super().__init__(**kw)
+        self._lastEntries = entries  # what wrap() lays out
+        self.ends: dict[str, tuple[float, int]] = {}  # key -> (width from the entry's end to the margin, level)
+
+    def wrap(self, availWidth, availHeight):  # noqa: N802 (reportlab's names)
+        size = super().wrap(availWidth, availHeight)
+
+        def entry_end(canvas, kind, label):
+            _, level, key = label.split(",")
+            key = key.strip("'")
+            x, y = canvas._curr_tx_info["cur_x"], canvas._curr_tx_info["cur_y"]
+            self.ends[key] = (availWidth - x, int(level))
+            canvas.saveState()
+            canvas.translate(x, y)
+            canvas.doForm(_page_form(key))
+            canvas.restoreState()
+            canvas.linkRect("", key, (x, y, availWidth, y + self.getLevelStyle(int(level)).leading), relative=1)
+
+        self.canv.setNamedCB("drawTOCEntryEnd", entry_end)
+        return size
+
+    def write_pages(self, canvas: Canvas) -> None:
+        """Each entry's dots and page number, set as reportlab's contents page sets them."""
+        for level, _, page, key in self._entries:
+            free, _ = self.ends[key]
+            style = self.getLevelStyle(level)
+            number, size = str(page), style.fontSize
+            while pdfmetrics.stringWidth(number, style.fontName, size) > free and size >= 1:
+                size *= 0.9  # a title that ends at the margin leaves the number little room
+            width = pdfmetrics.stringWidth(number, style.fontName, size)
+            dot = pdfmetrics.stringWidth(_DOT, style.fontName, size)
+            dots = max(int((free - width) / dot), 0)
+            canvas.beginForm(_page_form(key), lowerx=0, lowery=-style.leading, upperx=max(free, 1), uppery=style.leading)
+            text = canvas.beginText(free - width - dots * dot, 0)
+            text.setFont(style.fontName, size)
+            text.setFillColor(style.textColor)
+            text.textLine(dots * _DOT + number)
+            canvas.drawText(text)
+            canvas.endForm()
+
+
+_DOT = " . "
+
+
+def _page_form(key: str) -> str:
+    return f"page-of-{key}"
 
 
 def render_brief(doc: Document, theme: Theme) -> bytes:
-    """Lay the brief out until contents page and page total agree with the previous pass.
-
-    Each pass builds its flowables afresh (reportlab's multiBuild reuses one story, whose
-    paragraphs then keep every pass's line breaks alive: twice the memory on long briefs).
-    """
+    """Lay the brief out in one pass: the contents page is sized from the headings before layout,
+    and its page numbers and each page's "Page N of M" are forms written after the last page.
+    (A second pass runs only if the headings drawn differ from those foreseen.)"""
     _register_fonts(theme)
     st, m, c = stylesheet(theme, doc.meta.language), doc.meta, theme.colour
     pagesize = A4 if theme.page.size.lower() == "a4" else LETTER
@@ -524,13 +570,10 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     left, right = theme.page.margin_left * inch, theme.page.margin_right * inch
     top, bottom = theme.page.margin_top * inch, theme.page.margin_bottom * inch
     width = pw - left - right
-    pages = _PageTotal()
-    toc = TableOfContents(levelStyles=list(st.toc), dotsMinLevel=0,
-                          tableStyle=TableStyle([_TABLE_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                                 ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    toc_style = TableStyle([_TABLE_FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                            ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)])
 
     def furniture(canv: Canvas, doc) -> None:
-        pages.current = max(pages.current, doc.page)
         if doc.page == 1:
             return
         with canv.tags.drawing_artifact(canv):  # running header and footer
@@ -541,11 +584,19 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
             canv.setStrokeColor(_hex(c.rule))
             canv.setLineWidth(0.6)
             canv.line(left, ph - top + 16, pw - right, ph - top + 16)
-            total = pages.previous or doc.page
-            canv.drawRightString(pw - right, bottom - 28, f"{theme.labels.page} {doc.page} {theme.labels.of} {total}")
+            canv.translate(pw - right, bottom - 28)
+            canv.doForm(f"page-{doc.page}")  # "Page N of M", written when M is known
             canv.restoreState()
 
-    def story(brief: _Brief) -> list:
+    def page_numbers(canv: Canvas, total: int) -> None:
+        for page in range(2, total + 1):
+            canv.beginForm(f"page-{page}", lowerx=-width, lowery=-theme.size.small, upperx=0, uppery=theme.size.small * 2)
+            canv.setFont(SANS, theme.size.small)
+            canv.setFillColor(_hex(c.muted))
+            canv.drawRightString(0, 0, f"{theme.labels.page} {page} {theme.labels.of} {total}")
+            canv.endForm()
+
+    def story(brief: _Brief, toc: _Contents) -> list:
         brief.frame_height, brief.width = ph - top - bottom, width
         tags = brief.tags
         out: list = [Spacer(1, 1.9 * inch), brief.paragraph(brief.text(m.title), st.title, "H1"),
@@ -563,27 +614,32 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
             out += [tags.leaf(toc, "TOCI"), PageBreak()]
         for block in doc.blocks:
             out += brief.flowables(block, width)
-        return out + brief.endnotes()
+        out += brief.endnotes()
+        toc._lastEntries = toc._lastEntries or contents_entries(brief.outline)  # before layout: wrap() sets them
+        return out
 
-    for _ in range(MAX_PASSES):
+    entries: list = []
+    for _ in range(2):
         brief = _Brief(doc, theme)  # a fresh structure tree each pass: only the last pass's drawing counts
+        toc = _Contents(entries, levelStyles=list(st.toc), dotsMinLevel=0, tableStyle=toc_style)
         out = io.BytesIO()
         template = _DocTemplate(
             out, pagesize=pagesize, leftMargin=left, rightMargin=right, topMargin=top, bottomMargin=bottom,
             title=m.title, author="; ".join(m.authors), subject=m.subject, keywords=", ".join(m.keywords),
             creator=f"briefkit{(' for ' + m.organization) if m.organization else ''}", lang=m.language,
-            invariant=1, initialFontName=SERIF)
+            invariant=1, initialFontName=SERIF, contents=toc)
         frame = Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
                       topPadding=0, bottomPadding=0)
         template.addPageTemplates([PageTemplate(id="cover", frames=[frame], onPage=furniture),
                                    PageTemplate(id="body", frames=[frame], onPage=furniture)])
-        template._indexingFlowables = [toc, pages]  # what multiBuild would collect: notified entries
-        toc.beforeBuild()
-        pages.beforeBuild()
-        template.build(story(brief), canvasmaker=_stamped_canvas(build_time(m), brief.tags))
-        toc.afterBuild()
-        if toc.isSatisfied() and pages.isSatisfied():
+        template.build(story(brief, toc), canvasmaker=_stamped_canvas(build_time(m), brief.tags))
+        drawn = [(level, title, 0, key) for level, title, _, key in toc._entries]
+        if drawn == toc._lastEntries:
             break
+        entries = drawn  # a heading foreseen was not drawn where expected: lay out again with what was
+    toc.write_pages(template.canv)
+    page_numbers(template.canv, template.page)
+    template.canv.save()
     return finish(out.getvalue(), brief.tags, title=m.title, lang=m.language)
 
 
