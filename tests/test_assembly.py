@@ -40,3 +40,20 @@ def test_lead_ins_group_recommendations_under_their_headings():
                                        {"lead": "Build ports.", "detail": "Ports need money."}]},
         {"heading": "Energy", "items": [{"lead": "Share grids.", "detail": ""}]},
     ]
+
+
+def test_lead_ins_of_plain_paragraphs_and_lists_are_their_first_sentences():
+    from briefkit.assembly import lead_ins
+
+    assert lead_ins("Do this now. More text. Even more.\n\nDo that.[^a]\n\n[^a]: A note.\n") == [
+        {"heading": "", "items": [{"lead": "Do this now.", "detail": "More text."}, {"lead": "Do that.", "detail": ""}]}]
+    text = ("## Water\n\n- Share the rivers. Both sides gain.\n- Fund the dams\n  - with bonds.\n\n"
+            "    Still the dams.\n\n## Energy\n\n1. Link the grids.\n")
+    assert lead_ins(text) == [
+        {"heading": "Water", "items": [{"lead": "Share the rivers.", "detail": "Both sides gain."},
+                                       {"lead": "Fund the dams", "detail": ""}]},
+        {"heading": "Energy", "items": [{"lead": "Link the grids.", "detail": ""}]},
+    ]
+    # one structured lead-in anywhere: plain paragraphs are the details, as before
+    assert lead_ins("Intro.\n\n**Cut tariffs.** Lower duties.") == [
+        {"heading": "", "items": [{"lead": "Cut tariffs.", "detail": "Lower duties."}]}]

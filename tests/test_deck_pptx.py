@@ -337,7 +337,8 @@ More text.
     context = prs.slides[titles.index("Water: the context")]
     assert _body_paragraphs(context) == ["A very long summary."]  # its lead; the rest is for the notes
     assert "Shared rivers and aquifers need joint management." in context.notes_slide.notes_text_frame.text
-    assert "Water: recommendations in detail" not in titles  # its part has no lead-ins: no empty slide
+    detail = prs.slides[titles.index("Water: recommendations in detail")]  # a plain part leads with its first sentence
+    assert _body_paragraphs(detail) == ["More text."]
     assert assert_within_budget(prs) > 15
     text = "\n".join(_slide_text(s) for s in prs.slides)
     for i in range(1, 26):
@@ -450,3 +451,29 @@ def test_empty_content_gives_no_slide_and_a_warning(content_copy, tmp_path, caps
     titles = _titles(prs)
     assert "Strategic Context" not in titles and "Trade: recommendations in detail" not in titles
     assert assert_within_budget(prs) > 10
+
+
+PLAIN = Path(__file__).parent / "fixtures" / "plain-pillars"
+
+
+@pytest.fixture(scope="module")
+def plain_deck(tmp_path_factory):
+    """A briefing written plainly: recommendations as paragraphs and a list, a pillar of analysis
+    only, six key recommendations that do not fit one slide."""
+    out = tmp_path_factory.mktemp("plain")
+    assert main(["build", "--content", str(PLAIN), "--templates", str(TEMPLATES), "--out", str(out), "--format", "pptx", "-q"]) == 0
+    return Presentation(str(out / "deck.pptx"))
+
+
+def test_plain_recommendations_lead_in_with_their_first_sentences(plain_deck):
+    titles = _titles(plain_deck)
+    assert titles[titles.index("Policy Recommendations") + 1] == "Water: recommendations in detail"
+    slide = plain_deck.slides[titles.index("Water: recommendations in detail")]
+    assert _body_paragraphs(slide) == ["Renew the delivery schedule before the next cycle.",
+                                       "Measure groundwater on both sides in the same way.",
+                                       "Fund joint gauging stations.", "Publish the deliveries each month."]
+    notes = slide.notes_slide.notes_text_frame.text  # what each involves: the sentence after it
+    assert "A schedule agreed early avoids a shortfall at the end of the cycle." in notes
+    assert "Shared data ends disputes about the numbers." in notes
+    section = plain_deck.slides[titles.index("Policy Recommendations")].notes_slide.notes_text_frame.text
+    assert "Water Sharing on the Rio Grande: 4 recommendations" in section

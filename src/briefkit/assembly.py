@@ -63,14 +63,19 @@ def key_sentences(markdown_text: str, limit: int = 0) -> str:
 
 
 _LEAD_IN = re.compile(r"^\*\*(.+?)\*\*")
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_NOT_PROSE = ("#", "|", "!!!", "```", "![", "[^")
 
 
 def lead_ins(markdown_text: str) -> list[dict]:
     """The recommendations of a part, grouped under its `##` headings: each one's lead-in (a
     `###` heading or a paragraph's bold lead sentence) and the sentence after it, which says
-    what it involves. [{"heading": ..., "items": [{"lead": ..., "detail": ...}]}]"""
+    what it involves. A part with neither is read as plain paragraphs or a plain list: each
+    paragraph or list item is a recommendation, its first sentence the lead-in and its second
+    the detail. [{"heading": ..., "items": [{"lead": ..., "detail": ...}]}]"""
+    blocks = re.split(r"\n\s*\n", str(markdown_text))
     groups: list[dict] = [{"heading": "", "items": []}]
-    for block in re.split(r"\n\s*\n", str(markdown_text)):
+    for block in blocks:
         block = " ".join(block.split())
         items = groups[-1]["items"]
         if block.startswith("## "):
@@ -79,9 +84,48 @@ def lead_ins(markdown_text: str) -> list[dict]:
             items.append({"lead": block[4:].strip(" #"), "detail": ""})
         elif m := _LEAD_IN.match(block):
             items.append({"lead": m.group(1).strip(), "detail": _first_sentence(block[m.end():])})
-        elif items and not items[-1]["detail"] and not block.startswith(("#", "|", "!!!", "```", "![", "[^")):
+        elif items and not items[-1]["detail"] and not block.startswith(_NOT_PROSE):
             items[-1]["detail"] = _first_sentence(block)
+    found = [g for g in groups if g["items"]]
+    return found or _plain_lead_ins(blocks)
+
+
+def _plain_lead_ins(blocks: list[str]) -> list[dict]:
+    """Recommendations written as plain paragraphs or list items, grouped under `##` headings."""
+    groups: list[dict] = [{"heading": "", "items": []}]
+    for block in blocks:
+        if not block.strip():
+            continue
+        if block[0] in " \t":  # an indented block continues the list item before it
+            continue
+        joined = " ".join(block.split())
+        if joined.startswith("## "):
+            groups.append({"heading": joined[3:].strip(" #"), "items": []})
+        elif not joined.startswith(_NOT_PROSE):
+            for text in _list_items(block):
+                sentences = _SENTENCE_END.split(_NOTE_REF.sub("", text).strip(), maxsplit=2)
+                if sentences[0].strip():
+                    groups[-1]["items"].append({"lead": sentences[0].strip(),
+                                                "detail": sentences[1].strip() if len(sentences) > 1 else ""})
     return [g for g in groups if g["items"]]
+
+
+def _list_items(block: str) -> list[str]:
+    """A block's list items (their own lines, without nested items), or the block as one paragraph."""
+    lines = block.strip("\n").split("\n")
+    if not _LIST_ITEM.match(lines[0]):
+        return [" ".join(block.split())]
+    items: list[list[str]] = []
+    nested = False
+    for line in lines:
+        if _LIST_ITEM.match(line):
+            items.append([_LIST_ITEM.sub("", line)])
+            nested = False
+        elif _LIST_ITEM.match(line.lstrip()):
+            nested = True  # a nested item belongs to its parent, which its first sentences lead
+        elif not nested:
+            items[-1].append(line)
+    return [" ".join(" ".join(item).split()) for item in items]
 
 
 def _first_sentence(text: str) -> str:
