@@ -57,3 +57,13 @@ def test_lead_ins_of_plain_paragraphs_and_lists_are_their_first_sentences():
     # one structured lead-in anywhere: plain paragraphs are the details, as before
     assert lead_ins("Intro.\n\n**Cut tariffs.** Lower duties.") == [
         {"heading": "", "items": [{"lead": "Cut tariffs.", "detail": "Lower duties."}]}]
+
+
+def test_section_paragraphs_give_one_paragraph_per_section():
+    from briefkit.assembly import section_paragraphs
+
+    text = ("Intro first. Intro second.\n\n## Grids\n\nGrids first.[^a] More.\n\n- An item.\n- Another.\n\n"
+            "| a | b |\n|---|---|\n\n!!! note\n    Aside.\n\n### Gas\n\nGas first.\n\n[^a]: A note.\n")
+    assert section_paragraphs(text) == ("Intro first. Intro second.\n\nGrids first.[^a] More. An item. Another.\n\n"
+                                        "Gas first.")
+    assert section_paragraphs("One. Two.\n\nThree.\n") == "One. Two.\n\nThree."  # no headings: its paragraphs

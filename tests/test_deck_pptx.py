@@ -477,3 +477,40 @@ def test_plain_recommendations_lead_in_with_their_first_sentences(plain_deck):
     assert "Shared data ends disputes about the numbers." in notes
     section = plain_deck.slides[titles.index("Policy Recommendations")].notes_slide.notes_text_frame.text
     assert "Water Sharing on the Rio Grande: 4 recommendations" in section
+
+
+def test_a_pillar_of_analysis_only_gets_an_analysis_slide(plain_deck):
+    titles = _titles(plain_deck)
+    assert titles[titles.index("Pillar II: Cross-Border Energy") + 1] == "Energy: the analysis"
+    slide = plain_deck.slides[titles.index("Energy: the analysis")]
+    assert slide.slide_layout.name == "Title and Content"
+    assert _body_paragraphs(slide) == ["The two grids meet at only a handful of points.",  # the lead of each section
+                                       "Pipelines carry most of the gas that Mexico burns for power.",
+                                       "Each new line needs two sets of permits."]
+    notes = slide.notes_slide.notes_text_frame.text  # the rest of the text
+    for sentence in ("Power cannot move where it is needed in a heat wave.", "The gain is largest in summer evenings.",
+                     "A cut in supply would darken cities on both sides within days.", "Aligning the reviews would halve the time."):
+        assert sentence in notes
+    assert assert_within_budget(plain_deck) >= 5
+    assert_nothing_overflows(plain_deck)
+
+
+def test_every_pillar_shows_more_than_its_divider(tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(PLAIN, content)
+    _front_matter(content / "energy.md", "deck:\n  points:\n    - Few links between the grids\n    - Gas comes by pipeline")
+    write(content, "air.md", "---\nkind: pillar\norder: 4\ntitle: Clean Air\nshort_title: Air\n---\n"
+                             "# Recommendations\n\nMeasure the air at every crossing.\n")
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(content), "--templates", str(TEMPLATES), "--out", str(out), "--format", "pptx", "-q"]) == 0
+    prs = Presentation(str(out / "deck.pptx"))
+    titles = _titles(prs)
+    energy = prs.slides[titles.index("Pillar II: Cross-Border Energy") + 1]  # the author's points, where written
+    assert _body_paragraphs(energy) == ["Few links between the grids", "Gas comes by pipeline"]
+    # a pillar with nothing to show in its own section has no divider; its recommendations follow the others
+    assert not [t for t in titles if t.startswith("Pillar IV")]
+    assert titles[titles.index("Water: recommendations in detail") + 1] == "Air: recommendations in detail"
+    kinds = [s.slide_layout.name for s in prs.slides]
+    for n, kind in enumerate(kinds[:-1]):
+        assert not (kind == "Section Header" and kinds[n + 1] == "Section Header"), titles[n]
+    assert kinds[-1] != "Section Header"

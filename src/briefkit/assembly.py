@@ -37,6 +37,7 @@ def _environment(templates: Templates) -> jinja2.Environment:
     env.filters["roman"] = lambda n: note_label(int(n), "lower-roman").upper()
     env.filters["key_sentences"] = key_sentences
     env.filters["lead_ins"] = lead_ins
+    env.filters["section_paragraphs"] = section_paragraphs
     env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
     return env
 
@@ -126,6 +127,26 @@ def _list_items(block: str) -> list[str]:
         elif not nested:
             items[-1].append(line)
     return [" ".join(" ".join(item).split()) for item in items]
+
+
+def section_paragraphs(markdown_text: str) -> str:
+    """A text as prose for a slide: one paragraph per heading's section, which leads with the
+    section's first sentence (a text without headings keeps its paragraphs). Tables, callouts,
+    images, code and note definitions are left out; list items are kept as sentences."""
+    sections: list[list[str]] = [[]]
+    headed = False
+    for block in re.split(r"\n\s*\n", str(markdown_text)):
+        if not block.strip() or block[0] in " \t":  # indented: a callout's text, code, a list item's continuation
+            continue
+        joined = " ".join(block.split())
+        if re.match(r"#{1,6} ", joined):
+            sections.append([])
+            headed = True
+        elif not joined.startswith(_NOT_PROSE):
+            sections[-1] += _list_items(block)
+    if not headed:
+        return "\n\n".join(p for p in sections[0])
+    return "\n\n".join(" ".join(s) for s in sections if s)
 
 
 def _first_sentence(text: str) -> str:

@@ -276,6 +276,8 @@ class _Planner:
                 slides.append(Slide("section", d.title, notes=self._section_notes(d, drafts[i + 1:])))
                 continue
             slides += self._content(d)
+        slides = [s for s, after in zip(slides, slides[1:] + [None])  # a section with no slide in it is left out
+                  if s.kind != "section" or (after is not None and after.kind != "section")]
         slides += [replace(s, notes=self._talking_points(list(s.notes)))
                    for s in _endnote_slides(self.doc.endnotes, self.theme, self.measure, self.style)]
         return tuple(replace(s, title_size=_title_size(s, self.theme, self.measure)) for s in slides)
