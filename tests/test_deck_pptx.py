@@ -514,3 +514,34 @@ def test_every_pillar_shows_more_than_its_divider(tmp_path):
     for n, kind in enumerate(kinds[:-1]):
         assert not (kind == "Section Header" and kinds[n + 1] == "Section Header"), titles[n]
     assert kinds[-1] != "Section Header"
+
+
+def _continued(prs, title: str) -> list[int]:
+    """How many paragraphs each slide of a continued list shows."""
+    return [len(_body_paragraphs(s)) for s, t in zip(prs.slides, _titles(prs)) if t in (title, f"{title} (cont.)")]
+
+
+def test_continued_lists_are_spread_evenly(plain_deck, deck, tmp_path):
+    assert _continued(plain_deck, "Health: key recommendations") == [3, 3]  # 5 + 1 by the word budget
+    assert _continued(deck, "Trade: key recommendations") == [3, 3]
+    # a group's heading opens the slide its items start on, when that is as few slides
+    titles = _titles(deck)
+    security = deck.slides[titles.index("Security: recommendations in detail (cont.)")]
+    assert _body_paragraphs(security)[0] == "Weapons and Drug Trafficking Enforcement"
+    # six and nine items at four a slide: 3 + 3 and 3 + 3 + 3
+    templates, content = tmp_path / "templates", tmp_path / "content"
+    shutil.copytree(TEMPLATES, templates)
+    theme = templates / "theme.yaml"
+    theme.write_text(theme.read_text(encoding="utf-8").replace("max_items: 6", "max_items: 4"), encoding="utf-8")
+    shutil.copytree(PLAIN, content)
+    items = [f"  - Item {n} is short." for n in range(1, 10)]
+    for name, count in (("health.md", 6), ("water.md", 9)):
+        text = (content / name).read_text(encoding="utf-8")
+        (content / name).write_text(re.sub(r"(?m)^recommendations:\n(  - .*\n)+", "", text), encoding="utf-8")
+        _front_matter(content / name, "recommendations:\n" + "\n".join(items[:count]))
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(content), "--templates", str(templates), "--out", str(out), "--format", "pptx", "-q"]) == 0
+    prs = Presentation(str(out / "deck.pptx"))
+    assert _continued(prs, "Health: key recommendations") == [3, 3]
+    assert _continued(prs, "Water: key recommendations") == [3, 3, 3]
+    assert_nothing_overflows(prs)

@@ -351,17 +351,17 @@ class _Planner:
         return self.measure.fits(tuple(page), self.deck.body_size, self._foot(_cited(page))[1])
 
     def _reduce(self, blocks: list[Block]) -> tuple[list[list[Para]], list[Para]]:
-        """Prose shows its lead sentence; lists are kept and continue on more slides.
+        """Prose shows its lead sentence; lists (and the bold headings of their groups) are kept
+        and continue on more slides, spread evenly over them.
 
         Returns the pages and the talking points: the sentences of the prose the slide does not show.
         """
         pages: list[list[Para]] = [[]]
         sentences: list[list[str]] = []  # per prose paragraph, the sentences left for the notes
+        prose = 0  # the first slide's paragraphs up to its last prose lead, which stay on it
         for block in blocks:
-            if isinstance(block, (Paragraph, Quote)):
-                paras = _paras(block, self.style)
-                if not paras:
-                    continue
+            paras = _paras(block, self.style)
+            if isinstance(block, (Paragraph, Quote)) and paras and not _is_group_heading(paras[0]):
                 para = paras[0]
                 text = _sentences(_plain(para.runs))
                 lead = lead_sentence(para.runs)
@@ -370,6 +370,7 @@ class _Planner:
                 lead_para = replace(para, runs=lead)
                 if len(pages) == 1 and self._within_budget(pages[-1] + [lead_para]):
                     pages[-1].append(lead_para)
+                    prose = len(pages[-1])
                     sentences.append(text[1:])
                 elif pages == [[]]:  # a lead taller than a slide (an endless word) is cut, as a list item is
                     pages = [[piece] for piece in self._fitting_pieces(lead_para)]
@@ -377,14 +378,55 @@ class _Planner:
                 else:
                     sentences.append(text)  # prose never continues onto another slide
                 continue
-            for para in _paras(block, self.style):
+            for para in paras:
                 if pages[-1] and not self._within_budget(pages[-1] + [para]):
                     pages.append(_keep_with_next(pages[-1]))
                 for piece in self._fitting_pieces(para):
                     if pages[-1] and not self._within_budget(pages[-1] + [piece]):
                         pages.append([])
                     pages[-1].append(piece)
-        return [p for p in pages if p], _key_sentences(sentences, int(self.deck.notes_words))
+        return self._balance([p for p in pages if p], prose), _key_sentences(sentences, int(self.deck.notes_words))
+
+    def _balance(self, pages: list[list[Para]], prose: int) -> list[list[Para]]:
+        """The same paragraphs on as many slides, spread as evenly as the budget and the measured
+        fit allow. First, as few slides as can be start inside a group (not at a group heading);
+        then the fullest slide holds as few paragraphs as it can and is as short as it can be; an
+        earlier slide takes the one more. The first `prose` paragraphs (prose leads) stay on the
+        first slide, and a group heading never ends a slide."""
+        count = len(pages)
+        if count < 2:
+            return pages
+        paras = [p for page in pages for p in page]
+        n, most = len(paras), int(self.deck.max_items)
+        heights = [self.measure.para_height(p, self.deck.body_size, body_box().width) for p in paras]
+
+        def cost(i: int, j: int) -> tuple[int, float] | None:
+            """(paragraphs, height) of paras[i:j] as one slide, or None where they may not be one."""
+            allowed = (i > 0 or j >= prose) and (j == n or not _is_group_heading(paras[j - 1]))
+            return (j - i, sum(heights[i:j])) if allowed and self._within_budget(paras[i:j]) else None
+
+        # best[m][i]: for paras[i:] on m slides, ((slides starting inside a group, fullest slide), end of the first)
+        best: list[dict[int, tuple[tuple[int, tuple[int, float]], int]]] = [{n: ((0, (0, 0.0)), n)}]
+        for m in range(1, count + 1):
+            best.append({})
+            for i in range(max(count - m, n - m * most), min(n - m, (count - m) * most) + 1):
+                options = []
+                for j in range(i + 1, min(n, i + most) + 1):
+                    if j in best[m - 1] and (here := cost(i, j)) is not None:
+                        (inside, fullest), _ = best[m - 1][j]
+                        inside += j < n and not _is_group_heading(paras[j])
+                        options.append(((inside, max(here, fullest)), -j))
+                if options:
+                    score, j = min(options)
+                    best[m][i] = (score, -j)
+        if 0 not in best[count]:
+            return pages  # no spread fits where the greedy one does (a heading before a cut item)
+        out, i = [], 0
+        for m in range(count, 0, -1):
+            j = best[m][i][1]
+            out.append(paras[i:j])
+            i = j
+        return out
 
     def _fitting_pieces(self, para: Para) -> list[Para]:
         """A list item taller than a slide, cut at words into pieces that each fit."""
@@ -550,9 +592,13 @@ def _cited(paras) -> set[int]:
 
 def _keep_with_next(page: list[Para]) -> list[Para]:
     """A group heading (a bold line before a list) moves with the items it introduces."""
-    if len(page) > 1 and not page[-1].bullet and all(r.bold for r in page[-1].runs):
+    if len(page) > 1 and _is_group_heading(page[-1]):
         return [page.pop()]
     return []
+
+
+def _is_group_heading(para: Para) -> bool:
+    return not para.bullet and all(r.bold for r in para.runs)
 
 
 def _without_notes(inlines: tuple[Inline, ...]) -> tuple[Inline, ...]:
