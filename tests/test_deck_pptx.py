@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from functools import lru_cache
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
@@ -256,6 +259,64 @@ def test_parts_are_numbered_in_slide_order(deck):
     for n, slide in enumerate(deck.slides, 1):
         assert slide.part.partname == f"/ppt/slides/slide{n}.xml"
         assert slide.notes_slide.part.partname == f"/ppt/notesSlides/notesSlide{n}.xml"
+
+
+PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
+R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _rels(z: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """A part's relationships read from its .rels file: {rId: (type's last word, target part or URL)}."""
+    folder, name = part.rsplit("/", 1)
+    rels = ET.fromstring(z.read(f"{folder}/_rels/{name}.rels")).findall(PKG_REL)
+    ids = [r.get("Id") for r in rels]
+    assert len(ids) == len(set(ids)), part  # relationship ids are unique in each part
+    return {r.get("Id"): (r.get("Type").rsplit("/", 1)[1], r.get("Target") if r.get("TargetMode") == "External"
+                          else posixpath.normpath(posixpath.join(folder, r.get("Target")))) for r in rels}
+
+
+def test_package_relationships_hold_together(built):
+    """Read as zip XML: each slide is listed once with a unique id, relates to a layout whose placeholders it
+    fills and to its own notes page, which relates back and to the notes master; every shape id on a slide is
+    unique, every hyperlink's relationship is an external link of its own part, and every part has a content type."""
+    with zipfile.ZipFile(built / "deck.pptx") as z:
+        names = set(z.namelist())
+        types = ET.fromstring(z.read("[Content_Types].xml"))
+        overrides = {o.get("PartName").lstrip("/") for o in types if o.get("PartName")}
+        defaults = {d.get("Extension") for d in types if d.get("Extension")}
+        for name in names - {"[Content_Types].xml"}:
+            assert name in overrides or name.rsplit(".", 1)[1] in defaults, name
+        pres_rels = _rels(z, "ppt/presentation.xml")
+        sld_ids = ET.fromstring(z.read("ppt/presentation.xml")).find(f"{P}sldIdLst")
+        ids = [int(s.get("id")) for s in sld_ids]
+        assert len(ids) == len(set(ids)) and min(ids) >= 256
+        slides = [pres_rels[s.get(R_ID)][1] for s in sld_ids]
+        assert slides == [f"ppt/slides/slide{n}.xml" for n in range(1, len(slides) + 1)]
+        links = 0
+        for slide in slides:
+            rels = {kind: [t for k, t in _rels(z, slide).values() if k == kind]
+                    for kind in ("slideLayout", "notesSlide")}
+            assert len(rels["slideLayout"]) == 1 and len(rels["notesSlide"]) == 1, slide
+            notes = rels["notesSlide"][0]
+            assert notes in names
+            notes_rels = sorted((k, t) for k, t in _rels(z, notes).values() if k != "hyperlink")
+            assert notes_rels == [("notesMaster", "ppt/notesMasters/notesMaster1.xml"), ("slide", slide)]
+            layout_ph = {(ph.get("type", "obj"), ph.get("idx", "0"))
+                         for ph in ET.fromstring(z.read(rels["slideLayout"][0])).iter(f"{P}ph")}
+            root = ET.fromstring(z.read(slide))
+            for ph in root.iter(f"{P}ph"):
+                assert (ph.get("type", "obj"), ph.get("idx", "0")) in layout_ph, (slide, ph.attrib)
+            shape_ids = [c.get("id") for c in root.iter(f"{P}cNvPr")]
+            assert len(shape_ids) == len(set(shape_ids)), slide
+            for part in (slide, notes):
+                part_rels = _rels(z, part)
+                for link in ET.fromstring(z.read(part)).iter(f"{A}hlinkClick"):
+                    assert part_rels[link.get(R_ID)][0] == "hyperlink" and "://" in part_rels[link.get(R_ID)][1]
+                    links += 1
+            notes_root = ET.fromstring(z.read(notes))
+            assert [ph.get("type") for ph in notes_root.iter(f"{P}ph")] == ["sldImg", "body", "sldNum"], notes
+        assert links > 0  # the endnotes link their sources
 
 
 def test_footer_left_and_slide_number_right(deck):

@@ -1,34 +1,83 @@
-"""The slide deck: python-pptx places what deck_plan measured and decided."""
+"""The slide deck: python-pptx places what deck_plan measured and decided.
+
+python-pptx owns the package (parts, relationships, saving). Each kind of shape is made once
+through python-pptx's own API as a prototype; a slide copies its layout's prototype and the
+shapes' prototypes and writes the plan's positions and text into the copies, which costs a
+fraction of python-pptx's per-shape placeholder cloning and property setters."""
 
 from __future__ import annotations
 
-import io
+from copy import deepcopy
 
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE
-from pptx.opc.constants import RELATIONSHIP_TYPE as RT
+from pptx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
 from pptx.opc.packuri import PackURI
+from pptx.opc.serialized import PackageWriter
 from lxml.etree import SubElement
 from pptx.oxml.ns import qn
+from pptx.oxml.slide import CT_NotesSlide, CT_Slide
 from pptx.oxml.text import CT_RegularTextRun
+from pptx.parts.slide import NotesSlidePart, SlidePart
+from pptx.slide import NotesSlide, Slide as PptxSlide
 from pptx.util import Emu, Inches, Pt
 
 from briefkit.errors import BuildError, Origin
 from briefkit.model import Document
 from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
                                        SLIDE_W, Box, Measure, Para, Run, Slide, foot_box, plan_deck, runs_of, title_box)
-from briefkit.stamp import build_time, fixed_zip
+from briefkit.stamp import build_time, stamped_zip
 from briefkit.templates import DEFAULTS
 from briefkit.theme import Theme
 
 # The layouts the deck is built on, by the names PowerPoint gives them.
 LAYOUTS = {"title": "Title Slide", "section": "Section Header", "content": "Title and Content",
            "endnotes": "Title and Content", "figures": "Title Only", "image": "Title Only"}
-
+# The kinds whose text goes in the layout's body placeholder, where it has one.
+BODY_KINDS = ("title", "content", "endnotes")
 
 ONE_CARD_WIDTH = 7.5  # inches: a key figure alone is a large card in the middle
+
+A_P, A_PPR, A_R, A_RPR, A_T = qn("a:p"), qn("a:pPr"), qn("a:r"), qn("a:rPr"), qn("a:t")
+A_LNSPC, A_SPCBEF, A_SPCAFT, A_SPCPTS = qn("a:lnSpc"), qn("a:spcBef"), qn("a:spcAft"), qn("a:spcPts")
+A_BUNONE, A_BUCLR, A_BUFONT, A_BUCHAR, A_BUAUTONUM = (qn("a:buNone"), qn("a:buClr"), qn("a:buFont"), qn("a:buChar"),
+                                                      qn("a:buAutoNum"))
+A_SOLIDFILL, A_SRGBCLR, A_LATIN, A_HLINKCLICK = qn("a:solidFill"), qn("a:srgbClr"), qn("a:latin"), qn("a:hlinkClick")
+A_XFRM, A_OFF, A_EXT = qn("a:xfrm"), qn("a:off"), qn("a:ext")
+P_SLDID, R_ID, TXBODY = qn("p:sldId"), qn("r:id"), qn("p:txBody")
+MIN_SLIDE_ID = 256  # the lowest slide id PowerPoint allows
+
+
+class _SlideXml:
+    """One slide's shape tree being written, with the part its hyperlinks relate from."""
+
+    def __init__(self, element, part, last_id: int) -> None:
+        self.tree = element.cSld.spTree
+        self.part = part
+        self.last_id = last_id
+
+    def add(self, prototype, name: str, box: Box):
+        """A copy of a prototype shape, named and placed, with the next shape id."""
+        sp = deepcopy(prototype)
+        self.last_id += 1
+        cnvpr = sp[0][0]
+        cnvpr.set("id", str(self.last_id))
+        cnvpr.set("name", name)
+        _place(sp, box)
+        self.tree.append(sp)
+        return sp
+
+
+def _place(sp, box: Box) -> None:
+    """The shape's offset and extent, in the attributes its prototype already has."""
+    xfrm = sp.spPr.find(A_XFRM)
+    off, ext = xfrm.find(A_OFF), xfrm.find(A_EXT)
+    off.set("x", str(Inches(box.left)))
+    off.set("y", str(Inches(box.top)))
+    ext.set("cx", str(Inches(box.width)))
+    ext.set("cy", str(Inches(box.height)))
 
 
 class _Deck:
@@ -41,7 +90,8 @@ class _Deck:
         self.own_master = reference.parent.resolve() != DEFAULTS.resolve()
         self.prs = Presentation(str(reference))
         _drop_slides(self.prs)
-        _partnames_by_counter(self.prs.part.package)
+        self.package = self.prs.part.package
+        _partnames_by_counter(self.package)
         display = theme.templates.display(reference)
         self.layouts = _layouts(self.prs, display)
         width, height = Emu(self.prs.slide_width).inches, Emu(self.prs.slide_height).inches
@@ -49,26 +99,78 @@ class _Deck:
             raise BuildError(f"the reference deck's slides are {width:.3g} × {height:.3g} in; the deck is laid out "
                              f"for 16:9 slides of {SLIDE_W:.5g} × {SLIDE_H:.3g} in", Origin(display, 0))
         self.measure = Measure(theme)
+        self.slide_ids = self.prs.slides._sldIdLst
+        self.slides = 0
+        self.colours: dict[str, str] = {}
+        self.slide_prototypes: dict[str, tuple] = {}
+        self.shape_prototypes: dict[tuple, object] = {}
+        self.notes_prototype = None
 
-    def _rgb(self, hex_: str) -> RGBColor:
-        return RGBColor.from_string(hex_)
+    def _rgb(self, hex_: str) -> str:
+        """A colour as python-pptx writes it."""
+        if hex_ not in self.colours:
+            self.colours[hex_] = str(RGBColor.from_string(hex_))
+        return self.colours[hex_]
 
-    # shapes -------------------------------------------------------------------
+    # prototypes, each made once through python-pptx's API -----------------------
 
-    def _box(self, slide, box: Box, anchor=MSO_ANCHOR.TOP, name: str = ""):
-        shape = slide.shapes.add_textbox(Inches(box.left), Inches(box.top), Inches(box.width), Inches(box.height))
-        if name:
+    def _slide_prototype(self, kind: str) -> tuple:
+        """(slide element, its highest shape id, index of its title, index of its body or None) for
+        a slide of this kind: the layout's placeholders cloned, the title placed and framed, the body framed."""
+        if kind not in self.slide_prototypes:
+            t = self.theme
+            slide = PptxSlide(CT_Slide.new(), None)
+            slide.shapes.clone_layout_placeholders(self.layouts[LAYOUTS[kind]])
+            if kind in ("title", "section") and not self.own_master:
+                slide.background.fill.solid()
+                slide.background.fill.fore_color.rgb = RGBColor.from_string(t.colour.primary)
+            title = slide.shapes.title
+            anchor = MSO_ANCHOR.BOTTOM if kind in ("title", "section") else MSO_ANCHOR.MIDDLE
+            self._placeholder(title, title_box(kind), anchor)
+            body = _body_placeholder(slide)
+            if body is not None and kind in BODY_KINDS:
+                self._placeholder(body, Box(0, 0, 0, 0))
+            shapes = list(slide.shapes._spTree.iter_shape_elms())
+            index = shapes.index
+            self.slide_prototypes[kind] = (slide.element, slide.shapes._spTree.max_shape_id, index(title.element),
+                                           None if body is None else index(body.element))
+        return self.slide_prototypes[kind]
+
+    def _text_box(self, anchor=MSO_ANCHOR.TOP):
+        key = ("text box", anchor)
+        if key not in self.shape_prototypes:
+            shape = PptxSlide(CT_Slide.new(), None).shapes.add_textbox(0, 0, 0, 0)
+            self._frame(shape, anchor)
+            self.shape_prototypes[key] = _detached(shape.element)
+        return self.shape_prototypes[key]
+
+    def _rectangle(self, fill: str, name: str):
+        key = ("rectangle", fill, name)
+        if key not in self.shape_prototypes:
+            shape = PptxSlide(CT_Slide.new(), None).shapes.add_shape(MSO_SHAPE.RECTANGLE, 0, 0, 0, 0)
             shape.name = name
-        return self._frame(shape, anchor)
+            shape.fill.solid()
+            shape.fill.fore_color.rgb = RGBColor.from_string(fill)
+            shape.line.fill.background()
+            shape.shadow.inherit = False
+            if name.startswith("Decoration"):
+                _mark_decorative(shape)
+            self.shape_prototypes[key] = _detached(shape.element)
+        return self.shape_prototypes[key]
+
+    def _notes_prototype(self):
+        """(notes element, index of its notes placeholder): the notes master's placeholders cloned."""
+        if self.notes_prototype is None:
+            notes = NotesSlide(CT_NotesSlide.new(), None)
+            notes.clone_master_placeholders(self.prs.part.notes_master_part.notes_master)
+            self.notes_prototype = (notes.element, list(notes.shapes._spTree.iter_shape_elms()).index(
+                notes.notes_placeholder.element))
+        return self.notes_prototype
 
     def _placeholder(self, shape, box: Box, anchor=MSO_ANCHOR.TOP):
         """A placeholder set where the plan measured its text."""
         shape.left, shape.top, shape.width, shape.height = (Inches(v) for v in (box.left, box.top, box.width, box.height))
         return self._frame(shape, anchor)
-
-    def _text_area(self, slide, placeholder, box: Box, name: str):
-        """The layout's body placeholder where it has one, else a text box."""
-        return self._placeholder(placeholder, box) if placeholder is not None else self._box(slide, box, name=name)
 
     def _frame(self, shape, anchor):
         tf = shape.text_frame
@@ -79,123 +181,154 @@ class _Deck:
         tf.vertical_anchor = anchor
         return tf
 
-    def _rect(self, slide, left, top, width, height, fill: str, name: str):
-        shape = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, Inches(left), Inches(top), Inches(width), Inches(height))
-        shape.name = name
-        shape.fill.solid()
-        shape.fill.fore_color.rgb = self._rgb(fill)
-        shape.line.fill.background()
-        shape.shadow.inherit = False
-        if name.startswith("Decoration"):
-            _mark_decorative(shape)
-        return shape
+    # shapes -------------------------------------------------------------------
 
-    def _paragraphs(self, tf, paras: tuple[Para, ...], size: float, colour: str, after: bool = True,
-                    align: str = "l") -> None:
-        """The paragraphs' XML written directly (python-pptx's setters cost hundreds of calls a slide)."""
-        body = tf._txBody
-        first = body.find(qn("a:p"))
-        spacing = (Pt(size * LINE).centipoints, 0, Pt(size * PARA_AFTER if after else 0).centipoints)
-        colour = str(self._rgb(colour))
+    def _box(self, slide: _SlideXml, box: Box, anchor=MSO_ANCHOR.TOP, name: str = ""):
+        """A text box's body, to write paragraphs into."""
+        return slide.add(self._text_box(anchor), name, box).find(TXBODY)
+
+    def _rect(self, slide: _SlideXml, left, top, width, height, fill: str, name: str) -> None:
+        slide.add(self._rectangle(fill, name), name, Box(left, top, width, height))
+
+    def _paragraphs(self, part, body, paras: tuple[Para, ...], size: float, colour: str,
+                    after: bool = True, align: str = "l") -> None:
+        """The paragraphs' XML written directly into a text body (its one empty paragraph first);
+        hyperlinks are related from `part`."""
+        first = body.find(A_P)
+        spacing = [str(Pt(size * LINE).centipoints), "0", str(Pt(size * PARA_AFTER if after else 0).centipoints)]
+        colour = self._rgb(colour)
         for i, para in enumerate(paras):
-            p = first if i == 0 and first is not None else SubElement(body, qn("a:p"))
-            ppr = p.get_or_add_pPr()
+            p = first if i == 0 and first is not None else SubElement(body, A_P)
+            ppr = p.find(A_PPR)
+            if ppr is None:
+                ppr = SubElement(p, A_PPR)
+                p.insert(0, ppr)  # a paragraph's properties come first
             ppr.set("algn", align)  # always set: a placeholder's own may centre
-            for tag, points in zip(("a:lnSpc", "a:spcBef", "a:spcAft"), spacing):
-                SubElement(SubElement(ppr, qn(tag)), qn("a:spcPts"), val=str(points))
-            self._bullet(p, para)
+            for tag, points in zip((A_LNSPC, A_SPCBEF, A_SPCAFT), spacing):
+                SubElement(SubElement(ppr, tag), A_SPCPTS, val=points)
+            self._bullet(ppr, para)
             for run in para.runs:
-                self._run(tf.part, p, run, size, colour)
+                self._run(part, p, run, size, colour)
 
-    def _bullet(self, p, para: Para) -> None:
+    def _bullet(self, ppr, para: Para) -> None:
         """Indent and bullet set on every paragraph: a placeholder would otherwise inherit the master's."""
-        ppr = p.get_or_add_pPr()
         ppr.set("marL", str(int(Inches(para.level * BULLET_INDENT))))
         ppr.set("indent", str(-int(Inches(BULLET_INDENT * 0.8)) if para.level else 0))
         if not para.bullet:
-            SubElement(ppr, qn("a:buNone"))
+            SubElement(ppr, A_BUNONE)
             return
-        SubElement(SubElement(ppr, qn("a:buClr")), qn("a:srgbClr"), val=self.theme.colour.accent)
-        SubElement(ppr, qn("a:buFont"), typeface=self.theme.font.name)
+        SubElement(SubElement(ppr, A_BUCLR), A_SRGBCLR, val=self.theme.colour.accent)
+        SubElement(ppr, A_BUFONT, typeface=self.theme.font.name)
         if para.bullet == "•":
-            SubElement(ppr, qn("a:buChar"), char="•")
+            SubElement(ppr, A_BUCHAR, char="•")
         else:
-            SubElement(ppr, qn("a:buAutoNum"), type="arabicPeriod", startAt=para.bullet.rstrip("."))
+            SubElement(ppr, A_BUAUTONUM, type="arabicPeriod", startAt=para.bullet.rstrip("."))
 
     def _run(self, part, p, run: Run, size: float, colour: str) -> None:
-        r = SubElement(p, qn("a:r"))
+        r = SubElement(p, A_R)
         # a superscript's baseline shift also shrinks it, in PowerPoint and LibreOffice
-        rpr = SubElement(r, qn("a:rPr"), sz=str(Pt(size).centipoints), b="1" if run.bold else "0",
+        rpr = SubElement(r, A_RPR, sz=str(Pt(size).centipoints), b="1" if run.bold else "0",
                          i="1" if run.italic else "0")
         if run.superscript:
             rpr.set("baseline", "30000")
-        fill = SubElement(rpr, qn("a:solidFill"))
-        SubElement(fill, qn("a:srgbClr"), val=str(self._rgb(self.theme.colour.link)) if run.url else colour)
-        SubElement(rpr, qn("a:latin"), typeface=self.theme.font.mono if run.code else self.theme.font.name)
+        fill = SubElement(rpr, A_SOLIDFILL)
+        SubElement(fill, A_SRGBCLR, val=self._rgb(self.theme.colour.link) if run.url else colour)
+        SubElement(rpr, A_LATIN, typeface=self.theme.font.mono if run.code else self.theme.font.name)
         if run.url:
-            SubElement(rpr, qn("a:hlinkClick"), {qn("r:id"): part.relate_to(run.url, RT.HYPERLINK, is_external=True)})
-        SubElement(r, qn("a:t")).text = CT_RegularTextRun._escape_ctrl_chars(run.text.replace("\n", "\v"))
+            SubElement(rpr, A_HLINKCLICK, {R_ID: part.relate_to(run.url, RT.HYPERLINK, is_external=True)})
+        SubElement(r, A_T).text = CT_RegularTextRun._escape_ctrl_chars(run.text.replace("\n", "\v"))
 
-    def _title(self, slide, s: Slide, colour: str) -> None:
-        box = title_box(s.kind)
-        tf = self._placeholder(slide.shapes.title, box, MSO_ANCHOR.BOTTOM if s.kind in ("title", "section") else MSO_ANCHOR.MIDDLE)
-        self._paragraphs(tf, (Para((Run(s.title, bold=True),)),), s.title_size, colour, after=False)
+    def _title(self, slide: _SlideXml, title, s: Slide, colour: str) -> None:
+        self._paragraphs(slide.part, title.find(TXBODY), (Para((Run(s.title, bold=True),)),), s.title_size, colour, after=False)
 
-    def _furniture(self, slide, number: int) -> None:
+    def _furniture(self, slide: _SlideXml, number: int) -> None:
         t = self.theme
         self._rect(slide, MARGIN_X + INSET_X, 1.42, 1.1, 0.06, t.colour.accent, "Decoration: accent rule")
         for text, left, width, align, name in ((self.doc.meta.short_title, MARGIN_X, 6.0, "l", "Footer"),
                                                (str(number), SLIDE_W - MARGIN_X - 1.5, 1.5, "r", "Slide number")):
-            tf = self._box(slide, Box(left, 6.95, width, 0.35), name=name)
-            self._paragraphs(tf, (Para((Run(text),)),), 10, t.colour.muted, after=False, align=align)
+            body = self._box(slide, Box(left, 6.95, width, 0.35), name=name)
+            self._paragraphs(slide.part, body, (Para((Run(text),)),), 10, t.colour.muted, after=False, align=align)
 
     # slides -------------------------------------------------------------------
 
+    def _add_slide(self, s: Slide) -> tuple[_SlideXml, object, object]:
+        """A new slide part from its kind's prototype, related from the presentation as
+        python-pptx's add_slide relates it; (the slide, its title, its body placeholder or None)."""
+        prototype, last_id, title_at, body_at = self._slide_prototype(s.kind)
+        element = deepcopy(prototype)
+        self.slides += 1
+        n = self.slides
+        part = SlidePart(PackURI(f"/ppt/slides/slide{n}.xml"), CT.PML_SLIDE, self.package, element)
+        part.relate_to(self.layouts[LAYOUTS[s.kind]].part, RT.SLIDE_LAYOUT)
+        # a new part: no relationship to match, so the next free id (python-pptx's relate_to
+        # would first scan every relationship of the presentation, once per slide)
+        rid = self.prs.part.rels._add_relationship(RT.SLIDE, part)
+        SubElement(self.slide_ids, P_SLDID, {"id": str(MIN_SLIDE_ID + n - 1), R_ID: rid})
+        slide = _SlideXml(element, part, last_id)
+        shapes = list(slide.tree.iter_shape_elms())
+        return slide, shapes[title_at], None if body_at is None else shapes[body_at]
+
+    def _add_notes(self, slide: _SlideXml, s: Slide) -> None:
+        """The slide's notes page, related as python-pptx's notes_slide relates it."""
+        master = self.prs.part.notes_master_part  # made on first use, as python-pptx makes it
+        prototype, notes_at = self._notes_prototype()
+        element = deepcopy(prototype)
+        part = NotesSlidePart(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"), CT.PML_NOTES_SLIDE,
+                              self.package, element)
+        part.relate_to(master, RT.NOTES_MASTER)
+        part.relate_to(slide.part, RT.SLIDE)
+        slide.part.relate_to(part, RT.NOTES_SLIDE)
+        body = list(element.cSld.spTree.iter_shape_elms())[notes_at].find(TXBODY)
+        self._paragraphs(part, body, s.notes, self.theme.deck.notes_size, self.theme.colour.text, after=False)
+
     def slide(self, s: Slide, number: int) -> None:
         t = self.theme
-        slide = self.prs.slides.add_slide(self.layouts[LAYOUTS[s.kind]])
+        slide, title, body = self._add_slide(s)
         band = s.kind in ("title", "section") and not self.own_master
-        if band:
-            slide.background.fill.solid()
-            slide.background.fill.fore_color.rgb = self._rgb(t.colour.primary)
-        body = _body_placeholder(slide)
         match s.kind:
             case "title":
-                self._title(slide, s, "FFFFFF" if band else t.colour.primary)
+                self._title(slide, title, s, "FFFFFF" if band else t.colour.primary)
                 self._rect(slide, 0.9 + INSET_X, 4.05, 2.0, 0.08, t.colour.accent, "Decoration: accent rule")
                 m = self.doc.meta
                 lines = [Para((Run(x, bold=i == 0),)) for i, x in enumerate(s.subtitle.split("\n")) if x]
-                tf = self._text_area(slide, body, Box(0.9, 4.3, SLIDE_W - 1.8, 1.3), "Subtitle")
-                self._paragraphs(tf, tuple(lines), 18, "FFFFFF" if band else t.colour.text, after=False)
+                text = self._text_area(slide, body, Box(0.9, 4.3, SLIDE_W - 1.8, 1.3), "Subtitle")
+                self._paragraphs(slide.part, text, tuple(lines), 18, "FFFFFF" if band else t.colour.text, after=False)
                 byline = [Para((Run("; ".join(m.authors)),))]
                 if m.supervisor:
                     byline.insert(0, Para((Run(f"{t.labels.supervised_by} {m.supervisor}"),)))
-                tf = self._box(slide, Box(0.9, 5.7, SLIDE_W - 1.8, 1.2), name="Byline")
-                self._paragraphs(tf, tuple(byline), 14, "D9E2EC" if band else t.colour.muted, after=False)
+                text = self._box(slide, Box(0.9, 5.7, SLIDE_W - 1.8, 1.2), name="Byline")
+                self._paragraphs(slide.part, text, tuple(byline), 14, "D9E2EC" if band else t.colour.muted, after=False)
                 body = None
             case "section":
                 self._rect(slide, 0.9 + INSET_X, 4.55, 1.6, 0.08, t.colour.accent, "Decoration: accent rule")
-                self._title(slide, s, "FFFFFF" if band else t.colour.primary)
+                self._title(slide, title, s, "FFFFFF" if band else t.colour.primary)
             case "figures":
-                self._title(slide, s, t.colour.primary)
+                self._title(slide, title, s, t.colour.primary)
                 self._figures(slide, s)
             case "image":
-                self._title(slide, s, t.colour.primary)
+                self._title(slide, title, s, t.colour.primary)
                 self._image(slide, s)
             case _:
-                self._title(slide, s, t.colour.primary)
-                self._paragraphs(self._text_area(slide, body, s.body, "Text"), s.paras, s.size, t.colour.text)
+                self._title(slide, title, s, t.colour.primary)
+                self._paragraphs(slide.part, self._text_area(slide, body, s.body, "Text"), s.paras, s.size, t.colour.text)
                 body = None
         if body is not None:  # a layout's body placeholder the slide does not use
-            body._element.getparent().remove(body._element)
+            slide.tree.remove(body)
         if s.sources:
-            tf = self._box(slide, foot_box(s), MSO_ANCHOR.BOTTOM, name="Sources")
-            self._paragraphs(tf, s.sources, t.deck.source_size, t.colour.muted, after=False)
+            text = self._box(slide, foot_box(s), MSO_ANCHOR.BOTTOM, name="Sources")
+            self._paragraphs(slide.part, text, s.sources, t.deck.source_size, t.colour.muted, after=False)
         if s.kind not in ("title", "section"):  # last, so a screen reader reads title, text, sources, then these
             self._furniture(slide, number)
-        self._paragraphs(slide.notes_slide.notes_text_frame, s.notes, t.deck.notes_size, t.colour.text, after=False)
+        self._add_notes(slide, s)
 
-    def _figures(self, slide, s: Slide) -> None:
+    def _text_area(self, slide: _SlideXml, placeholder, box: Box, name: str):
+        """The layout's body placeholder, placed, where it has one, else a text box."""
+        if placeholder is None:
+            return self._box(slide, box, name=name)
+        _place(placeholder, box)
+        return placeholder.find(TXBODY)
+
+    def _figures(self, slide: _SlideXml, s: Slide) -> None:
         """One, two or three cards filling the body; one card alone is large and centred.
 
         The cards share one value size and one label size, and their values sit on one line."""
@@ -222,21 +355,23 @@ class _Deck:
             self._rect(slide, left, top, width, height, t.colour.callout_fill, "Decoration: card")
             self._rect(slide, left, top, width, 0.07, t.colour.accent, "Decoration: card rule")
             value_box = Box(left + 0.2, top + 0.3 + shift, inner_w, value_h)
-            self._paragraphs(self._box(slide, value_box, name="Figure value"), (Para(value),), size, t.colour.accent, after=False)
+            self._paragraphs(slide.part, self._box(slide, value_box, name="Figure value"), (Para(value),), size,
+                             t.colour.accent, after=False)
             text_top = value_box.top + value_h + 0.1
             text = Box(value_box.left, text_top, inner_w, top + 0.3 + inner_h - text_top)
-            self._paragraphs(self._box(slide, text, name="Figure label"), paras, label_size, t.colour.primary)
+            self._paragraphs(slide.part, self._box(slide, text, name="Figure label"), paras, label_size, t.colour.primary)
 
-    def _image(self, slide, s: Slide) -> None:
+    def _image(self, slide: _SlideXml, s: Slide) -> None:
         from PIL import Image as PILImage
 
         with PILImage.open(s.image) as im:
             w, h = im.size
         scale = min(s.body.width / w, s.body.height / h)
         width, height = w * scale, h * scale
-        picture = slide.shapes.add_picture(s.image, Inches(s.body.left + (s.body.width - width) / 2),
+        picture = slide.part.slide.shapes.add_picture(s.image, Inches(s.body.left + (s.body.width - width) / 2),
                                            Inches(s.body.top), Inches(width), Inches(height))
         picture._element._nvXxPr.cNvPr.set("descr", s.alt)
+        slide.last_id = picture.shape_id
 
     def render(self) -> bytes:
         m, cp = self.doc.meta, self.prs.core_properties
@@ -248,13 +383,29 @@ class _Deck:
         cp.revision = 1
         for number, s in enumerate(plan_deck(self.doc, self.theme), 1):
             self.slide(s, number)
-        buf = io.BytesIO()
-        self.prs.save(buf)
-        return fixed_zip(buf.getvalue(), build_time(self.doc.meta))
+        return stamped_zip(_package_files(self.package), build_time(self.doc.meta))
 
 
 def render_deck(doc: Document, theme: Theme) -> bytes:
     return _Deck(doc, theme).render()
+
+
+class _Files(dict):
+    """A package's files by name, in the order python-pptx's package writer writes them."""
+
+    def write(self, uri: PackURI, blob: bytes) -> None:
+        self[uri.membername] = blob
+
+
+def _package_files(package) -> _Files:
+    """What Presentation.save writes, as python-pptx's package writer writes it, into a dict instead
+    of a compressed zip: the deck is compressed once, by stamped_zip, which also dates its entries."""
+    files = _Files()
+    writer = PackageWriter(files, package._rels, tuple(package.iter_parts()))
+    writer._write_content_types_stream(files)
+    writer._write_pkg_rels(files)
+    writer._write_parts(files)
+    return files
 
 
 def _drop_slides(prs) -> None:
@@ -292,6 +443,11 @@ def _layouts(prs, display: str) -> dict:
         if not any(ph.placeholder_format.idx == 0 for ph in found[name].placeholders):
             raise BuildError(f"the reference deck's '{name}' layout has no title placeholder", Origin(display, 0))
     return found
+
+
+def _detached(element):
+    element.getparent().remove(element)
+    return element
 
 
 def _body_placeholder(slide):
