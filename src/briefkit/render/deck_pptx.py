@@ -8,6 +8,7 @@ fraction of python-pptx's per-shape placeholder cloning and property setters."""
 from __future__ import annotations
 
 from copy import deepcopy
+from xml.sax.saxutils import escape
 
 from pptx import Presentation
 from pptx.dml.color import RGBColor
@@ -16,8 +17,8 @@ from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE
 from pptx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
 from pptx.opc.packuri import PackURI
 from pptx.opc.serialized import PackageWriter
-from lxml.etree import SubElement
-from pptx.oxml.ns import qn
+from lxml.etree import SubElement, fromstring
+from pptx.oxml.ns import nsdecls, qn
 from pptx.oxml.slide import CT_NotesSlide, CT_Slide
 from pptx.oxml.text import CT_RegularTextRun
 from pptx.parts.slide import NotesSlidePart, SlidePart
@@ -40,13 +41,10 @@ BODY_KINDS = ("title", "content", "endnotes")
 
 ONE_CARD_WIDTH = 7.5  # inches: a key figure alone is a large card in the middle
 
-A_P, A_PPR, A_R, A_RPR, A_T = qn("a:p"), qn("a:pPr"), qn("a:r"), qn("a:rPr"), qn("a:t")
-A_LNSPC, A_SPCBEF, A_SPCAFT, A_SPCPTS = qn("a:lnSpc"), qn("a:spcBef"), qn("a:spcAft"), qn("a:spcPts")
-A_BUNONE, A_BUCLR, A_BUFONT, A_BUCHAR, A_BUAUTONUM = (qn("a:buNone"), qn("a:buClr"), qn("a:buFont"), qn("a:buChar"),
-                                                      qn("a:buAutoNum"))
-A_SOLIDFILL, A_SRGBCLR, A_LATIN, A_HLINKCLICK = qn("a:solidFill"), qn("a:srgbClr"), qn("a:latin"), qn("a:hlinkClick")
-A_XFRM, A_OFF, A_EXT = qn("a:xfrm"), qn("a:off"), qn("a:ext")
+A_P, A_T, A_OFF, A_EXT = qn("a:p"), qn("a:t"), qn("a:off"), qn("a:ext")
+SHAPE_XFRM = f"{qn('p:spPr')}/{qn('a:xfrm')}"
 P_SLDID, R_ID, TXBODY = qn("p:sldId"), qn("r:id"), qn("p:txBody")
+TEXT_NAMESPACES = nsdecls("a", "r")
 MIN_SLIDE_ID = 256  # the lowest slide id PowerPoint allows
 
 
@@ -70,9 +68,14 @@ class _SlideXml:
         return sp
 
 
+def _attr(value: str) -> str:
+    """A quoted attribute value as XML source, its whitespace kept as characters (a parser folds it)."""
+    return '"' + escape(value, {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}) + '"'
+
+
 def _place(sp, box: Box) -> None:
     """The shape's offset and extent, in the attributes its prototype already has."""
-    xfrm = sp.spPr.find(A_XFRM)
+    xfrm = sp.find(SHAPE_XFRM)
     off, ext = xfrm.find(A_OFF), xfrm.find(A_EXT)
     off.set("x", str(Inches(box.left)))
     off.set("y", str(Inches(box.top)))
@@ -105,6 +108,11 @@ class _Deck:
         self.slide_prototypes: dict[str, tuple] = {}
         self.shape_prototypes: dict[tuple, object] = {}
         self.notes_prototype = None
+        t = theme
+        self.bullet_xml = (f'<a:buClr><a:srgbClr val={_attr(t.colour.accent)}/></a:buClr>'
+                           f'<a:buFont typeface={_attr(t.font.name)}/>')
+        self.fonts_xml = {False: f'<a:latin typeface={_attr(t.font.name)}/>',
+                          True: f'<a:latin typeface={_attr(t.font.mono)}/>'}
 
     def _rgb(self, hex_: str) -> str:
         """A colour as python-pptx writes it."""
@@ -192,51 +200,47 @@ class _Deck:
 
     def _paragraphs(self, part, body, paras: tuple[Para, ...], size: float, colour: str,
                     after: bool = True, align: str = "l") -> None:
-        """The paragraphs' XML written directly into a text body (its one empty paragraph first);
-        hyperlinks are related from `part`."""
-        first = body.find(A_P)
-        spacing = [str(Pt(size * LINE).centipoints), "0", str(Pt(size * PARA_AFTER if after else 0).centipoints)]
-        colour = self._rgb(colour)
-        for i, para in enumerate(paras):
-            p = first if i == 0 and first is not None else SubElement(body, A_P)
-            ppr = p.find(A_PPR)
-            if ppr is None:
-                ppr = SubElement(p, A_PPR)
-                p.insert(0, ppr)  # a paragraph's properties come first
-            ppr.set("algn", align)  # always set: a placeholder's own may centre
-            for tag, points in zip((A_LNSPC, A_SPCBEF, A_SPCAFT), spacing):
-                SubElement(SubElement(ppr, tag), A_SPCPTS, val=points)
-            self._bullet(ppr, para)
-            for run in para.runs:
-                self._run(part, p, run, size, colour)
-
-    def _bullet(self, ppr, para: Para) -> None:
-        """Indent and bullet set on every paragraph: a placeholder would otherwise inherit the master's."""
-        ppr.set("marL", str(int(Inches(para.level * BULLET_INDENT))))
-        ppr.set("indent", str(-int(Inches(BULLET_INDENT * 0.8)) if para.level else 0))
-        if not para.bullet:
-            SubElement(ppr, A_BUNONE)
+        """The paragraphs written as XML source and parsed once into a text body: the first takes
+        the place of the body's one empty paragraph, the rest follow it; hyperlinks are related from `part`."""
+        if not paras:
             return
-        SubElement(SubElement(ppr, A_BUCLR), A_SRGBCLR, val=self.theme.colour.accent)
-        SubElement(ppr, A_BUFONT, typeface=self.theme.font.name)
-        if para.bullet == "•":
-            SubElement(ppr, A_BUCHAR, char="•")
-        else:
-            SubElement(ppr, A_BUAUTONUM, type="arabicPeriod", startAt=para.bullet.rstrip("."))
-
-    def _run(self, part, p, run: Run, size: float, colour: str) -> None:
-        r = SubElement(p, A_R)
-        # a superscript's baseline shift also shrinks it, in PowerPoint and LibreOffice
-        rpr = SubElement(r, A_RPR, sz=str(Pt(size).centipoints), b="1" if run.bold else "0",
-                         i="1" if run.italic else "0")
-        if run.superscript:
-            rpr.set("baseline", "30000")
-        fill = SubElement(rpr, A_SOLIDFILL)
-        SubElement(fill, A_SRGBCLR, val=self._rgb(self.theme.colour.link) if run.url else colour)
-        SubElement(rpr, A_LATIN, typeface=self.theme.font.mono if run.code else self.theme.font.name)
-        if run.url:
-            SubElement(rpr, A_HLINKCLICK, {R_ID: part.relate_to(run.url, RT.HYPERLINK, is_external=True)})
-        SubElement(r, A_T).text = CT_RegularTextRun._escape_ctrl_chars(run.text.replace("\n", "\v"))
+        head = (f'<a:lnSpc><a:spcPts val="{Pt(size * LINE).centipoints}"/></a:lnSpc><a:spcBef><a:spcPts val="0"/>'
+                f'</a:spcBef><a:spcAft><a:spcPts val="{Pt(size * PARA_AFTER if after else 0).centipoints}"/></a:spcAft>')
+        run_head = f'<a:r><a:rPr sz="{Pt(size).centipoints}" '
+        fills = {False: f'><a:solidFill><a:srgbClr val="{self._rgb(colour)}"/></a:solidFill>',
+                 True: f'><a:solidFill><a:srgbClr val="{self._rgb(self.theme.colour.link)}"/></a:solidFill>'}
+        bullet, fonts = self.bullet_xml, self.fonts_xml
+        xml, empty_text = [], False
+        for para in paras:
+            # alignment always set: a placeholder's own may centre; indent and bullet always set: a
+            # placeholder would otherwise inherit the master's
+            xml.append(f'<a:p><a:pPr algn="{align}" marL="{int(Inches(para.level * BULLET_INDENT))}" '
+                       f'indent="{-int(Inches(BULLET_INDENT * 0.8)) if para.level else 0}">{head}')
+            if not para.bullet:
+                xml.append("<a:buNone/>")
+            elif para.bullet == "•":
+                xml.append(f'{bullet}<a:buChar char="•"/>')
+            else:
+                xml.append(f'{bullet}<a:buAutoNum type="arabicPeriod" startAt={_attr(para.bullet.rstrip("."))}/>')
+            xml.append("</a:pPr>")
+            for run in para.runs:
+                # a superscript's baseline shift also shrinks it, in PowerPoint and LibreOffice
+                xml += (run_head, 'b="1" ' if run.bold else 'b="0" ', 'i="1"' if run.italic else 'i="0"',
+                        ' baseline="30000"' if run.superscript else "", fills[bool(run.url)], fonts[bool(run.code)])
+                if run.url:
+                    xml.append(f'<a:hlinkClick r:id="{part.relate_to(run.url, RT.HYPERLINK, is_external=True)}"/>')
+                xml += ("</a:rPr><a:t>", escape(CT_RegularTextRun._escape_ctrl_chars(run.text.replace("\n", "\v"))),
+                        "</a:t></a:r>")
+                empty_text = empty_text or not run.text
+            xml.append("</a:p>")
+        parsed = fromstring(f"<a:txBody {TEXT_NAMESPACES}>{''.join(xml)}</a:txBody>")
+        if empty_text:  # an empty run is written <a:t></a:t>, as python-pptx writes it
+            for text in parsed.iter(A_T):
+                text.text = text.text or ""
+        first = body.find(A_P)
+        if first is not None:
+            body.replace(first, parsed[0])
+        body.extend(list(parsed))
 
     def _title(self, slide: _SlideXml, title, s: Slide, colour: str) -> None:
         self._paragraphs(slide.part, title.find(TXBODY), (Para((Run(s.title, bold=True),)),), s.title_size, colour, after=False)
