@@ -538,6 +538,9 @@ def test_plain_recommendations_lead_in_with_their_first_sentences(plain_deck):
     assert "Shared data ends disputes about the numbers." in notes
     section = plain_deck.slides[titles.index("Policy Recommendations")].notes_slide.notes_text_frame.text
     assert "Water Sharing on the Rio Grande: 4 recommendations" in section
+    # the closing summary has every pillar that asks something, in key recommendations or in detail
+    summary = plain_deck.slides[titles.index("Summary of recommendations")]
+    assert _body_paragraphs(summary) == ["Water: Water Sharing on the Rio Grande", "Health: Public Health at the Border"]
 
 
 def test_a_pillar_of_analysis_only_gets_an_analysis_slide(plain_deck):
