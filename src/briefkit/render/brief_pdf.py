@@ -417,6 +417,15 @@ class _Paragraph(RLParagraph):
     again without hyphenation (ragged right takes the slack). So is one with a line too long:
     reportlab's hyphenation splits a long address once, at a '/', and never splits the rest."""
 
+    def wrap(self, availWidth, availHeight):  # noqa: N802 (reportlab's names)
+        # platypus asks again at the same width (keep rules, splits, the frame): the lines stand
+        if self.__dict__.get("_wrapped_width") != availWidth or "blPara" not in self.__dict__:
+            width, height = super().wrap(availWidth, availHeight)
+            if height != 0x7FFFFFFF:  # reportlab's "cannot fit here" is not kept
+                self._wrapped_width = availWidth
+            return width, height
+        return self.width, self.height
+
     def breakLines(self, width):  # noqa: N802 (reportlab's name)
         lines = super().breakLines(width)
         if self.style.hyphenationLang and (_hyphen_run(lines) > MAX_HYPHENS or _overflows(lines)):
