@@ -42,6 +42,45 @@ def test_two_builds_with_source_date_epoch_are_byte_identical(tmp_path, monkeypa
     assert _pdf_dates(first["brief.pdf"]) == {"D:20250101000000+00'00'"}
 
 
+def test_formats_rendered_side_by_side_are_the_bytes_rendered_in_turn(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    assert _build(tmp_path / "a") == _build(tmp_path / "b", CONTENT, "--debug")  # --debug renders in turn
+
+
+def test_a_renderer_failing_in_its_own_process_is_reported_as_here(tmp_path, capsys, monkeypatch):
+    import briefkit.build as pipeline
+
+    real = pipeline.renderer
+
+    def renderer(fmt):
+        if fmt != "pdf":
+            return real(fmt)
+
+        def broken(doc, theme):
+            raise ValueError("no pages")
+        return broken
+
+    monkeypatch.setattr(pipeline, "renderer", renderer)
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(out), "-q"]) == 1
+    assert capsys.readouterr().err == ("error: briefkit failed unexpectedly (ValueError: no pages); "
+                                       "run with --debug for the traceback\n")
+    assert not out.exists()
+
+
+def test_a_mistake_found_while_rendering_side_by_side_is_its_one_line(tmp_path, capsys):
+    from pptx import Presentation
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    Presentation().save(str(templates / "reference.pptx"))  # python-pptx's own master: 4:3
+    out = tmp_path / "out"
+    assert main(["build", "--templates", str(templates), "--content", str(CONTENT), "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{templates}/reference.pptx: error: the reference deck's slides are 10 × 7.5 in")
+    assert not out.exists()
+
+
 def test_the_briefing_date_fixes_the_bytes_by_default(tmp_path, content_copy, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     text = (content_copy / "briefing.md").read_text(encoding="utf-8").replace("language: en-US", "language: en-US\ndate: 2025-04-30")
@@ -96,7 +135,7 @@ def test_watch_rebuilds_what_a_saved_file_affects(tmp_path, content_copy):
 
     def keep_going() -> bool:
         rounds.append(1)
-        return len(rounds) < 200 and len(built) < 1
+        return len(rounds) < 200 and len(built) < 4
 
     thread = threading.Thread(target=watch, args=(content_copy, templates, tmp_path / "out"),
                               kwargs=dict(on_built=built.append, on_error=errors.append, interval=0.05,
@@ -105,7 +144,8 @@ def test_watch_rebuilds_what_a_saved_file_affects(tmp_path, content_copy):
     time.sleep(0.3)
     (templates / "deck.md.j2").write_text((templates / "deck.md.j2").read_text(encoding="utf-8") + "\n", encoding="utf-8")
     thread.join(timeout=60)
-    assert not errors and [b.path.name for b in built] == ["deck.pptx"]
+    # all three when it starts, then only the deck for a change to the deck's template
+    assert not errors and [b.path.name for b in built] == ["memo.docx", "brief.pdf", "deck.pptx", "deck.pptx"]
 
 
 def test_watch_command_prints_what_it_rebuilt(tmp_path, content_copy):
@@ -114,11 +154,12 @@ def test_watch_command_prints_what_it_rebuilt(tmp_path, content_copy):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().startswith("watching")
-        time.sleep(1.0)
-        path = content_copy / "conclusion.md"
-        path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
-        lines = [proc.stdout.readline() for _ in range(3)]
-        assert [line.split(" ")[1].rsplit("/", 1)[-1] for line in lines] == ["memo.docx", "brief.pdf", "deck.pptx"]
+        for round in ("start", "rebuild"):  # the build it starts with, then the one after a saved change
+            lines = [proc.stdout.readline() for _ in range(3)]
+            assert [line.split(" ")[1].rsplit("/", 1)[-1] for line in lines] == ["memo.docx", "brief.pdf", "deck.pptx"]
+            if round == "start":
+                path = content_copy / "conclusion.md"
+                path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
         assert re.fullmatch(r"rebuilt memo\.docx, brief\.pdf, deck\.pptx in \d+\.\d\d s\n", proc.stdout.readline())
     finally:
         proc.terminate()
@@ -139,4 +180,5 @@ def test_watch_ignores_its_own_output_inside_the_content_folder(content_copy):
 
     watch(content_copy, None, content_copy / "build", on_built=built.append, on_error=errors.append,
           interval=0.05, keep_going=keep_going)
-    assert not errors and sorted(b.path.name for b in built) == ["brief.pdf", "deck.pptx", "memo.docx"]
+    # the build it starts with and one rebuild, not a rebuild after every write of its own
+    assert not errors and [b.path.name for b in built] == ["memo.docx", "brief.pdf", "deck.pptx"] * 2

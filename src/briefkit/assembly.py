@@ -10,6 +10,7 @@ lacks becomes a warning at that file's line, and so does a section no template p
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
 from collections.abc import Iterator, Mapping
@@ -26,8 +27,15 @@ from briefkit.templates import Templates
 
 
 def _environment(templates: Templates) -> jinja2.Environment:
+    return _environment_of(tuple(str(f.resolve()) for f in templates.folders))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment_of(folders: tuple[str, ...]) -> jinja2.Environment:
+    """One environment per set of template folders and process: it compiles each template once,
+    and again only when its file changes (jinja2's auto_reload), so `watch` does not recompile."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(f) for f in templates.folders]),
+        loader=jinja2.FileSystemLoader(list(folders)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

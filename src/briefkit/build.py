@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import pickle
+import signal
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -102,14 +106,13 @@ def _note_body(parser: Parser, note) -> tuple:
         raise BuildError(e.message, note.origin) from None
 
 
-def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False) -> Briefing:
+def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False, side_by_side: bool = True) -> Briefing:
     """Everything a build of all three formats does, rendered in memory and never written.
 
     A clean check therefore means the same build succeeds (barring the output folder itself).
     """
     briefing = prepare(content_dir, template_dir, FORMATS, strict=strict)
-    for fmt in FORMATS:
-        render(briefing, fmt)
+    render_all(briefing, FORMATS, side_by_side=side_by_side)
     return briefing
 
 
@@ -132,22 +135,73 @@ def render(briefing: Briefing, fmt: str) -> bytes:
     return renderer(fmt)(briefing.documents[DELIVERABLES[fmt].template], briefing.theme)
 
 
+def _timed(briefing: Briefing, fmt: str) -> tuple[bytes, float]:
+    start = time.perf_counter()
+    data = render(briefing, fmt)
+    return data, time.perf_counter() - start
+
+
+def render_all(briefing: Briefing, formats: tuple[str, ...], *, side_by_side: bool = True) -> list[tuple[bytes, float]]:
+    """Each format's bytes and render seconds, in the order given.
+
+    The renderers are independent and single-threaded, so where the system can fork, each runs in
+    a copy of this process, side by side on the machine's cores; a copy that fails unexpectedly
+    is run again here, so that its error and traceback are the real ones.
+    """
+    if not side_by_side or len(formats) < 2 or not hasattr(os, "fork"):
+        return [_timed(briefing, fmt) for fmt in formats]
+    children = []
+    try:
+        for fmt in formats:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the copy: render, send the result, and leave without the parent's clean-up
+                os.close(read)
+                try:
+                    result = ("ok", _timed(briefing, fmt))
+                except (BuildError, BuildErrors) as e:
+                    result = ("error", e)
+                except BaseException:  # noqa: BLE001 (rendered again in the parent, which reports it)
+                    result = ("again", None)
+                with os.fdopen(write, "wb") as pipe:
+                    pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                os._exit(0)
+            os.close(write)
+            children.append((pid, read))
+        results = []
+        while children:
+            pid, read = children[0]
+            with os.fdopen(read, "rb") as pipe:
+                data = pipe.read()
+            os.waitpid(pid, 0)
+            children.pop(0)
+            results.append(pickle.loads(data) if data else ("again", None))
+    finally:
+        for pid, read in children:  # interrupted: the copies still running are stopped
+            with contextlib.suppress(OSError):
+                os.close(read)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    out = []
+    for fmt, (status, value) in zip(formats, results):
+        if status == "error":
+            raise value
+        out.append(value if status == "ok" else _timed(briefing, fmt))
+    return out
+
+
 def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: tuple[str, ...], *,
           strict: bool = False, on_built: Callable[[Built], None] | None = None,
-          on_warning: Callable[[BuildError], None] | None = None) -> list[Built]:
+          on_warning: Callable[[BuildError], None] | None = None, side_by_side: bool = True) -> list[Built]:
     """Render every requested format first, then write them all: a failure writes nothing."""
     briefing = prepare(content_dir, template_dir, formats, strict=strict)
     for warning in briefing.warnings:
         if on_warning:
             on_warning(warning)
-    rendered = []
-    for fmt in formats:
-        d = DELIVERABLES[fmt]
-        start = time.perf_counter()
-        data = render(briefing, fmt)
-        rendered.append((d, data, time.perf_counter() - start))
-    built = [Built(Path(out_dir) / d.filename, len(data), seconds) for d, data, seconds in rendered]
-    write_all({b.path: data for b, (_, data, _) in zip(built, rendered)})
+    rendered = render_all(briefing, formats, side_by_side=side_by_side)
+    built = [Built(Path(out_dir) / DELIVERABLES[fmt].filename, len(data), seconds)
+             for fmt, (data, seconds) in zip(formats, rendered)]
+    write_all({b.path: data for b, (data, _) in zip(built, rendered)})
     for b in built:
         if on_built:
             on_built(b)
@@ -171,14 +225,14 @@ def _digest(folders: tuple[Path, ...], out_dir: Path) -> str:
     return h.hexdigest()
 
 
-def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, strict: bool = False) -> Built:
+def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, strict: bool = False,
+           side_by_side: bool = True) -> Built:
     """`<out>/dist/<slug>.zip`: the three deliverables, SHA256SUMS and manifest.json."""
     start = time.perf_counter()
     briefing = prepare(content_dir, template_dir, FORMATS, strict=strict)
     meta = briefing.documents[MEMO_TEMPLATE].meta
-    files = {}
-    for fmt in FORMATS:
-        files[f"{meta.slug}-{DELIVERABLES[fmt].filename}"] = render(briefing, fmt)
+    files = {f"{meta.slug}-{DELIVERABLES[fmt].filename}": data
+             for fmt, (data, _) in zip(FORMATS, render_all(briefing, FORMATS, side_by_side=side_by_side))}
     when = build_time(meta)
     versions = {name: metadata.version(name) for name in
                 ("python-docx", "reportlab", "python-pptx", "Markdown", "Jinja2", "PyYAML", "Pillow")}
@@ -223,12 +277,18 @@ def _snapshot(folders: tuple[Path, ...], out_dir: Path) -> dict[Path, tuple[floa
 def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_built: Callable[[Built], None],
           on_error: Callable[[Exception], None], on_rebuilt: Callable[[list[Built], float], None] = lambda b, s: None,
           interval: float = 0.5, keep_going: Callable[[], bool] = lambda: True) -> None:
-    """Rebuild the deliverables a saved file affects, until `keep_going` says stop.
+    """Build all three, then rebuild the deliverables a saved file affects, until `keep_going` says stop.
 
-    `on_rebuilt` gets each rebuild's deliverables and its seconds, from the change seen to the files written.
+    The first build runs in this process, which so keeps the libraries, fonts and dictionaries
+    loaded; rebuilds render each format in a copy of it. `on_rebuilt` gets each rebuild's
+    deliverables and its seconds, from the change seen to the files written.
     """
     folders = (Path(content_dir),) + ((Path(template_dir),) if template_dir is not None else ())
     seen = _snapshot(folders, out_dir)
+    try:
+        build(content_dir, template_dir, out_dir, FORMATS, on_built=on_built, side_by_side=False)
+    except Exception as e:  # noqa: BLE001 (the content may be mid-edit: report it and watch)
+        on_error(e)
     while keep_going():
         time.sleep(interval)
         now = _snapshot(folders, out_dir)

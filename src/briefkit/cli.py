@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     from briefkit.build import build, bundle, check, watch  # the libraries, only when there is work for them
 
     if args.command == "check":
-        briefing = check(args.content, args.templates, strict=args.strict)
+        briefing = check(args.content, args.templates, strict=args.strict, side_by_side=not args.debug)
         for w in briefing.warnings:
             print(w, file=sys.stderr)
         n_notes = len(briefing.content.notes)
@@ -164,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"built {built.path} ({built.size / 1024:.0f} KiB, {built.seconds:.2f} s)", flush=True)
 
     if args.command == "dist":
-        report(bundle(args.content, args.templates, args.out, strict=args.strict))
+        report(bundle(args.content, args.templates, args.out, strict=args.strict, side_by_side=not args.debug))
         return 0
     if args.command == "watch":
         def failed(e: Exception) -> None:
@@ -186,5 +186,5 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     build(args.content, args.templates, args.out, args.format, strict=args.strict, on_built=report,
-          on_warning=lambda w: print(w, file=sys.stderr))
+          on_warning=lambda w: print(w, file=sys.stderr), side_by_side=not args.debug)
     return 0

@@ -18,6 +18,9 @@ class BuildError(Exception):
         super().__init__(message)
         self.message, self.origin, self.severity = message, origin, severity
 
+    def __reduce__(self):  # pickled whole (a build renders its formats in separate processes)
+        return BuildError, (self.message, self.origin, self.severity)
+
     def as_error(self) -> BuildError:
         """The same finding as an error (what --strict does to a warning)."""
         return BuildError(self.message, self.origin)
@@ -33,3 +36,6 @@ class BuildErrors(Exception):
     def __init__(self, findings: list[BuildError]) -> None:
         super().__init__("\n".join(map(str, findings)))
         self.findings = findings
+
+    def __reduce__(self):
+        return BuildErrors, (self.findings,)
