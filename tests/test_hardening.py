@@ -414,3 +414,17 @@ def test_long_words_urls_runs_and_whitespace_build_in_every_format(capsys, conte
         assert [long_runs(text, c) for c in "678"] == [5_000] * 3
         assert "Tabs between." in text and long_runs(text, "`") == 19_000
     assert long_runs(deck, "9") == 5_000 and "Tabs between." in deck
+
+
+def test_front_matter_longer_than_office_properties_allow_still_builds(content_copy, tmp_path):
+    """Office keeps at most 255 characters in a document property; the page shows the whole text."""
+    long = "American " + "University " * 40
+    path = content_copy / "briefing.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("American University Diplomacy Lab", long.strip()),
+                    encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "-q"]) == 0
+    memo = DocxDocument(str(out / "memo.docx"))
+    assert memo.core_properties.comments == long.strip()[:255]
+    assert any(long.strip() in p.text for p in memo.paragraphs)
+    assert len(Presentation(str(out / "deck.pptx")).core_properties.last_modified_by) == 255

@@ -165,7 +165,7 @@ class _Writer:
         cp.author = "; ".join(m.authors)[:255]
         cp.keywords = ", ".join(m.keywords)[:255]
         cp.language = m.language[:255]
-        cp.comments = m.organization
+        cp.comments = m.organization[:255]
         cp.last_modified_by = (m.organization or "briefkit")[:255]
         cp.created = cp.modified = when
         cp.revision = 1
