@@ -16,12 +16,14 @@ STAMP    := $(VENV)/.installed
 INPUTS   := $(wildcard $(CONTENT)/* $(TEMPLATES)/* src/briefkit/*.py src/briefkit/render/*.py src/briefkit/defaults/*)
 # A project's templates folder overrides the built-in templates file by file; without one, the defaults.
 TEMPLATE_ARG := $(if $(wildcard $(TEMPLATES)),--templates $(TEMPLATES))
-RUN      := $(BRIEFKIT) build --content $(CONTENT) $(TEMPLATE_ARG) --out $(BUILD) -q
+BUILD_ALL := $(BRIEFKIT) build --content $(CONTENT) $(TEMPLATE_ARG) --out $(BUILD)
+RUN      := $(BUILD_ALL) -q
 
 .PHONY: all docx pdf pptx check test lint bench dist watch clean help
 .DELETE_ON_ERROR:
 
-all: docx pdf pptx ## build memo.docx, brief.pdf and deck.pptx into $(BUILD)/
+all: $(STAMP) ## build memo.docx, brief.pdf and deck.pptx into $(BUILD)/
+	@$(MAKE) -s -q $(BUILD)/memo.docx $(BUILD)/brief.pdf $(BUILD)/deck.pptx || $(BUILD_ALL)  # one run renders all three side by side
 
 docx: $(BUILD)/memo.docx ## the Word memo
 pdf: $(BUILD)/brief.pdf ## the PDF brief
