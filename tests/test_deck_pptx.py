@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
 import shutil
@@ -20,6 +21,7 @@ from pptx import Presentation
 from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu
 
+import briefkit
 from briefkit.cli import main
 from conftest import CONTENT, TEMPLATES, docx_endnotes, libreoffice_pdf, needs_libreoffice, write
 
@@ -352,10 +354,17 @@ def test_no_slide_is_empty(deck):
             assert _body_paragraphs(slide) or any(sh.shape_type == 13 for sh in slide.shapes), n
 
 
-def test_ooxml_integrity_finds_no_overflow(built):
-    """An independent checker of text against its box (font metrics from the installed fonts)."""
+def test_ooxml_integrity_finds_no_overflow(built, tmp_path):
+    """An independent checker of text against its box. It measures with the fonts it finds, so it
+    is shown the metric clones of Calibri and Cambria that briefkit ships, as a reader's machine
+    with Office (or with LibreOffice and these fonts) has them, whatever this machine has."""
+    home = tmp_path / "home"
+    for fonts in (home / ".fonts", home / ".local" / "share" / "fonts"):
+        shutil.copytree(Path(briefkit.__file__).parent / "defaults" / "fonts", fonts)
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"),
+               XDG_CACHE_HOME=str(home / ".cache"))
     run = subprocess.run([sys.executable, "-m", "ooxml_integrity", "check", "--json", "--no-config", str(built / "deck.pptx")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     report = json.loads(run.stdout)
     findings = [f for file in report["files"] for f in file["findings"]] if "files" in report else report["findings"]
     bad = [f for f in findings if f["code"] in ("PPT000", "PPT001", "PPT002", "PPT004", "PPT005")
