@@ -618,3 +618,21 @@ def test_continued_lists_are_spread_evenly(plain_deck, deck, tmp_path):
     assert _continued(prs, "Health: key recommendations") == [3, 3]
     assert _continued(prs, "Water: key recommendations") == [3, 3, 3]
     assert_nothing_overflows(prs)
+
+
+def test_a_slide_citing_very_many_notes_keeps_its_body(content_copy, tmp_path):
+    """Forty sources do not fit a slide's foot: it gives their numbers, or the first of them."""
+    cites = "".join(f"[^many{i}]" for i in range(40))
+    notes = "\n\n".join(f"[^many{i}]: Author {i}, " + "A Long Title of a Report on Shared Water " * 3 for i in range(40))
+    _front_matter(content_copy / "trade.md", f"deck:\n  headline: Many sources\n  points:\n    - 'One point.{cites}'")
+    path = content_copy / "trade.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n\n" + notes + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "--format", "pptx", "-q"]) == 0
+    prs = Presentation(str(out / "deck.pptx"))
+    slide = prs.slides[_titles(prs).index("Many sources")]
+    foot = [sh for sh in slide.shapes if sh.name == "Sources"][0]
+    assert re.fullmatch(r"Sources: [ivxlc]+(, [ivxlc]+)+(, …)?", foot.text_frame.text), foot.text_frame.text
+    body = [sh for sh in slide.shapes if sh.has_text_frame and "One point." in sh.text_frame.text][0]
+    assert body.height > 2 * foot.height
+    assert_nothing_overflows(prs)

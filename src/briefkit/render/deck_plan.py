@@ -32,6 +32,8 @@ MAX_FIGURES = 3
 SOURCE_WORDS = 8    # words of a note's text in a slide's sources line
 FOOT_GAP = 0.1      # inches between a slide's body and its sources line
 FOOT_SLACK = 0.06   # inches of room beyond the sources line's measured height
+FOOT_SHARE = 0.3    # the most of a body's height its sources line may take
+SOURCE_CHARS = 80   # characters of a note's text in a sources line, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +300,7 @@ class _Planner:
                 break
             out.append(items.pop(0))
             used += words
-        return tuple(out) + self._sources(cited)
+        return tuple(out) + tuple(Para((Run(line),)) for line in self._sources(cited)[:1])
 
     def _section_notes(self, d: _Draft, following: list[_Draft]) -> tuple[Para, ...]:
         """The section's own notes, else the lead of each slide it holds: what it argues."""
@@ -437,27 +439,34 @@ class _Planner:
 
     # sources at the foot -------------------------------------------------------------
 
-    def _sources(self, cited: set[int]) -> tuple[Para, ...]:
-        """One line: the label, then each cited note's number and the start of its text."""
+    def _sources(self, cited: set[int]) -> list[str]:
+        """The sources line, best first: each cited note's number and the start of its text; the
+        numbers alone; then the first numbers only, for a slide that cites very many notes."""
         if not cited:
-            return ()
-        return (Para((Run(f"{self.labels.sources}: " + "; ".join(self._source(n) for n in sorted(cited))),)),)
+            return []
+        label, numbers = f"{self.labels.sources}: ", [note_label(n, self.style) for n in sorted(cited)]
+        lines = [label + "; ".join(self._source(n) for n in sorted(cited)), label + ", ".join(numbers)]
+        return lines + [label + ", ".join(numbers[:k]) + ", …" for k in (len(numbers) // 2, 12, 3) if 0 < k < len(numbers)]
 
     def _source(self, number: int) -> str:
         """A note's number and the start of its text: a short source line."""
         note = self.endnotes.get(number)
         text = " ".join(block_text(b) for b in note.blocks) if note else ""
         words = text.split()
-        short = " ".join(words[:SOURCE_WORDS]) + ("…" if len(words) > SOURCE_WORDS else "")
+        short = " ".join(words[:SOURCE_WORDS])
+        if len(words) > SOURCE_WORDS or len(short) > SOURCE_CHARS:
+            short = short[:SOURCE_CHARS].rstrip() + "…"
         return f"{note_label(number, self.style)} {short}".strip()
 
     def _foot(self, cited: set[int]) -> tuple[tuple[Para, ...], Box]:
         """The sources line for these notes and the body box left above it."""
-        box, foot = body_box(), self._sources(cited)
-        if not foot:
-            return (), box
-        height = sum(self.measure.para_height(p, self.deck.source_size, box.width, after=False) for p in foot) + 2 * INSET_Y + FOOT_SLACK
-        return foot, Box(box.left, box.top, box.width, box.height - height - FOOT_GAP)
+        box = body_box()
+        for line in self._sources(cited):  # the first that leaves the body most of the slide
+            foot = (Para((Run(line),)),)
+            height = self.measure.para_height(foot[0], self.deck.source_size, box.width, after=False) + 2 * INSET_Y + FOOT_SLACK
+            if height <= box.height * FOOT_SHARE:
+                return foot, Box(box.left, box.top, box.width, box.height - height - FOOT_GAP)
+        return (), box
 
 
 def plan_deck(doc: Document, theme: Theme) -> tuple[Slide, ...]:
