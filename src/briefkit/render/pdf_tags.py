@@ -249,15 +249,15 @@ def finish(data: bytes, tags: Tags, *, title: str, lang: str) -> bytes:
 
     root = pdf.make_indirect(Dictionary(Type=Name.StructTreeRoot))
     root.K = element(tags.root, root)
-    nums = Array()
+    nums: list = []  # a Python list made into one Array: pikepdf's Array.extend copies the whole array
     for i, page in enumerate(pages):
         page.obj.StructParents = i
         page.obj.Tabs = Name.S
         marked = by_page.get(i, {})
-        nums.extend([i, pdf.make_indirect(Array([marked[m] for m in range(len(marked))]))])
+        nums += [i, pdf.make_indirect(Array([marked[m] for m in range(len(marked))]))]
     for key, elem in enumerate(annots, start=len(pages)):
-        nums.extend([key, elem])
-    root.ParentTree = pdf.make_indirect(Dictionary(Nums=nums))
+        nums += [key, elem]
+    root.ParentTree = pdf.make_indirect(Dictionary(Nums=Array(nums)))
     root.ParentTreeNextKey = len(pages) + len(annots)
 
     cat = pdf.Root
