@@ -2,6 +2,7 @@
 
 from briefkit.model import (BulletList, Callout, Code, CodeBlock, Emph, Heading, Link, NoteRef, OrderedList,
                             Paragraph, Quote, Rule, Strong, Table, Text)
+from briefkit import parsing
 from briefkit.parsing import Parser
 
 
@@ -44,3 +45,55 @@ def test_callout():
 
 def test_escaped_note_marker_is_text():
     assert blocks(r"a \[^x] b") == (Paragraph((Text("a [^x] b"),)),)
+
+
+TRICKY = """# One
+
+Text with a [link](https://example.org) and a note.[^a]
+
+```sh
+# a comment in code, not a heading
+
+# another
+```
+
+- a list
+- that ends
+
+## Two
+Straight after a heading: "quoted" -- dashed.
+
+!!! note "Key"
+    An admonition.
+
+    # not cut inside it? it is at column 4
+
+# Three
+
+> a quote
+# Four, lazily after the quote
+
+~~~
+# in a tilde fence
+~~~
+
+#### Five
+"""
+
+
+def test_a_text_parsed_by_sections_gives_what_the_whole_gives():
+    parser = Parser()
+    assert [s.split("\n")[0] for s in parsing.sections(TRICKY)] == ["# One", "## Two", "# Three", "#### Five"]
+    parsing._PARSED.clear()
+    assert parser.blocks(TRICKY) == parser._parse(TRICKY)
+    with_reference = TRICKY + "\n[id]: https://example.org/id\n"
+    assert parsing.sections(with_reference) == [with_reference]  # a definition holds for the whole text
+
+
+def test_a_section_parsed_once_is_reused_and_an_edit_is_parsed_afresh():
+    parser = Parser()
+    parsing._PARSED.clear()
+    first = parser.blocks("# A\n\nOne.\n\n# B\n\nTwo.\n")
+    assert len(parsing._PARSED) == 2
+    second = parser.blocks("# A\n\nOne.\n\n# B\n\nTwo, edited.\n")
+    assert second[:2] == first[:2] and second[3] != first[3] and len(parsing._PARSED) == 3

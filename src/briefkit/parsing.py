@@ -120,6 +120,35 @@ class _Extension(markdown.Extension):
         md.treeprocessors.register(_Capture(md), "capture", -100)
 
 
+# Sections already parsed, by their text and image folder. The memo and the deck share most of
+# their text, notes repeat across templates, and `watch` edits one pillar at a time.
+_PARSED: dict[tuple[str, str], tuple[Block, ...]] = {}
+MAX_PARSED = 50_000
+_HEADING_LINE = re.compile(r"^#{1,6}(?:[ \t]|$)")
+_REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
+
+
+def sections(text: str) -> list[str]:
+    """The text cut before each heading line that follows a blank line outside fenced code, where
+    no Markdown block runs on, so that each part parses as it does within the whole. A text with
+    a link reference definition (`[id]: url`), which holds for the whole text, stays whole."""
+    if _REFERENCE_DEFINITION.search(text):
+        return [text]
+    lines, out, start, fence, blank = text.split("\n"), [], 0, "", True
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if fence:  # as _FencesToIndented closes a fence
+            if stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
+                fence = ""
+        elif m := _FENCE_OPEN.match(line):
+            fence = m.group(1)
+        elif blank and i > start and _HEADING_LINE.match(line):
+            out.append("\n".join(lines[start:i]))
+            start = i
+        blank = not stripped
+    return out + ["\n".join(lines[start:])]
+
+
 class Parser:
     """One configured Python-Markdown instance, reused for every text of a build."""
 
@@ -130,6 +159,22 @@ class Parser:
         self._top: etree.Element = etree.Element("p")
 
     def blocks(self, text: str) -> tuple[Block, ...]:
+        """The text's blocks, parsed section by section (see `sections`); a section parsed before
+        in this process, by this or another parser for the same folder, is not parsed again."""
+        out: list[Block] = []
+        for section in sections(text):
+            key = (section, str(self._image_root))
+            found = _PARSED.get(key)
+            if found is None:
+                found = self._parse(section)
+                if "![" not in section:  # an image's file is checked on every build
+                    if len(_PARSED) >= MAX_PARSED:
+                        _PARSED.clear()
+                    _PARSED[key] = found
+            out += found
+        return tuple(out)
+
+    def _parse(self, text: str) -> tuple[Block, ...]:
         self._md.reset()
         self._md.captured = None
         self._md.convert(text)
