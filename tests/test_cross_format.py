@@ -13,7 +13,8 @@ ROMAN = "i ii iii iv v vi vii viii ix x xi xii xiii xiv xv xvi xvii xviii xix xx
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """Without spaces, nor the zero width spaces where memo and deck may break a long address."""
+    return re.sub(r"[\s\u200b]+", "", text)
 
 
 def test_same_numbers_and_texts_in_every_format(built):

@@ -37,7 +37,8 @@ def _font(bold: bool, italic: bool) -> ImageFont.FreeTypeFont:
 
 
 def _text_height(shape) -> float:
-    """Points the shape's text needs when wrapped greedily at spaces, by Carlito's glyph widths."""
+    """Points the shape's text needs when wrapped greedily at spaces and zero width spaces (where
+    an address may break), by Carlito's glyph widths."""
     tf = shape.text_frame
     width = Emu(shape.width - tf.margin_left - tf.margin_right).pt
     total = 0.0
@@ -52,8 +53,8 @@ def _text_height(shape) -> float:
         lines, x, word = 1, 0.0, 0.0
         for text, s, bold, italic, sup in runs:
             s = s * 0.6 if sup else s
-            for piece in re.split(r"( |\v)", text):
-                if piece in (" ", "\v"):
+            for piece in re.split("( |\v|\u200b)", text):
+                if piece in (" ", "\v", "\u200b"):
                     if x and x + word > width - indent:
                         lines, x = lines + 1, 0.0
                     x += word + (_font(bold, italic).getlength(" ") * s / 100 if piece == " " else 0)

@@ -285,3 +285,34 @@ def key_figures(callout: Callout) -> tuple[KeyFigure, ...]:
         if isinstance(block, Table):
             return tuple(KeyFigure(*(tuple(row) + ((), (), ()))[:3]) for row in block.rows)
     return ()
+
+
+ADDRESS_BREAK = "\u200b"  # zero width space: where a line may break inside a shown address
+LONG_ADDRESS = 30  # characters: a shown address longer than this may break across lines
+
+
+def address_pieces(link: Link) -> tuple[str, ...]:
+    """A link that shows its own address (`https://x.org/a-b?c=1`, or `x.org/a-b?c=1` for that
+    target) longer than LONG_ADDRESS, cut where a line may break: after `/`, `-` and `?` (where
+    Word, PowerPoint and LibreOffice break an address by themselves), before `&` and `=`, never
+    inside the scheme and host nor between two slashes. () for any other link.
+
+    A piece longer than a whole line still breaks where it must; a shorter address moves to
+    the next line whole, as a word does.
+    """
+    if len(link.children) != 1 or not isinstance(link.children[0], Text):
+        return ()
+    text = link.children[0].text
+    if len(text) <= LONG_ADDRESS or any(c.isspace() for c in text) or not (
+            link.url == text or link.url.endswith("//" + text)):
+        return ()
+    scheme = text.find("://")
+    path = text.find("/", scheme + 3 if scheme >= 0 else 0)  # the host ends here
+    if path < 0:
+        return ()
+    cuts = [0]
+    for i in range(path + 1, len(text)):
+        after = text[i - 1] in "-?" or text[i - 1] == "/" != text[i]  # never between the slashes of '//'
+        if (after or text[i] in "&=") and i > cuts[-1]:
+            cuts.append(i)
+    return tuple(text[a:b] for a, b in zip(cuts, cuts[1:] + [len(text)]))

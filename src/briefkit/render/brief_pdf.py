@@ -21,11 +21,12 @@ from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, HRFlowabl
                                 ListItem, NextPageTemplate, PageBreak, PageTemplate, Paragraph as RLParagraph,
                                 Preformatted, Spacer, Table as RLTable, TableStyle)
 from reportlab.platypus import Image as RLImage
+from reportlab.platypus.paragraph import _getFragWords, _processed_frags
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
+from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
-                            block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
+                            address_pieces, block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
 from briefkit.render.pdf_tags import Tags, TaggedBullet, finish
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
@@ -192,8 +193,12 @@ class _Brief:
             case Link(children, url):
                 text = plain_text(children)
                 self.tags.describe(url, url if text in url else f"{text} ({url})")
-                return (f'<a href="{escape(url, {chr(34): "&quot;"})}" color="#{self.theme.colour.link}">'
-                        + self.markup(children) + "</a>")
+                pieces = address_pieces(node)
+                # an address breaks only at its marks (see _Paragraph), never hyphenated (nobr)
+                shown = ("<nobr>" + ADDRESS_BREAK.join(map(self.text, pieces)) + "</nobr>" if pieces
+                         else self.markup(children))
+                return f'<a href="{escape(url, {chr(34): "&quot;"})}" color="#{self.theme.colour.link}">{shown}</a>'
+
             case NoteRef(number=n):
                 label = note_label(n, self.doc.meta.endnote_style)
                 anchor = "" if n in self.cited else f'<a name="cite-{n}"/>'
@@ -415,7 +420,16 @@ MAX_HYPHENS = 2  # lines in a row that may end in a hyphen
 class _Paragraph(RLParagraph):
     """A paragraph with at most MAX_HYPHENS hyphenated lines in a row; one with more is set
     again without hyphenation (ragged right takes the slack). So is one with a line too long:
-    reportlab's hyphenation splits a long address once, at a '/', and never splits the rest."""
+    reportlab's hyphenation splits a long address once, at a '/', and never splits the rest.
+
+    ADDRESS_BREAK in the markup marks where a line may break inside an address: the paragraph
+    is held as reportlab's words (as a split paragraph's second part is), with a word boundary
+    and no space at each mark, and the mark itself is never drawn."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        if not _processed_frags(self.frags) and any(ADDRESS_BREAK in getattr(f, "text", "") for f in self.frags):
+            self.frags = _words_broken_at_marks(self.frags)
 
     def wrap(self, availWidth, availHeight):  # noqa: N802 (reportlab's names)
         # platypus asks again at the same width (keep rules, splits, the frame): the lines stand
@@ -436,6 +450,32 @@ class _Paragraph(RLParagraph):
             finally:
                 self.style = style
         return lines
+
+
+def _words_broken_at_marks(frags) -> list:
+    """Reportlab's words of the fragments, each cut at ADDRESS_BREAK into words with no space
+    between them (only the last piece keeps the space, if any, that followed the word)."""
+    out = []
+    for word in _getFragWords(frags):
+        if not any(ADDRESS_BREAK in text for _, text in word[1:]):
+            out.append(word)
+            continue
+        piece: list = []
+        for frag, text in word[1:]:
+            for i, part in enumerate(text.split(ADDRESS_BREAK)):
+                if i and piece:
+                    out.append(_frag_word(piece, list))
+                    piece = []
+                if part or not text:  # an empty fragment (an anchor) stays in its word
+                    piece.append((frag, part))
+        if piece:
+            out.append(_frag_word(piece, type(word)))
+    return out
+
+
+def _frag_word(pairs: list, kind: type) -> list:
+    """A reportlab word: its width, then (fragment, text) pairs."""
+    return kind([sum(pdfmetrics.stringWidth(t, f.fontName, f.fontSize) for f, t in pairs)] + pairs)
 
 
 def _hyphen_run(para) -> int:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 
 from PIL import ImageFont
 
-from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, Image,
+from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, Image,
                             Inline, KeyFigure, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, block_text, cites_next, key_figures, note_label, note_refs, plain_text)
+                            Strong, Table, Text, address_pieces, block_text, cites_next, key_figures, note_label, note_refs,
+                            plain_text)
 from briefkit.theme import Theme
 
 # Slide geometry, inches (16:9).
@@ -108,7 +109,8 @@ class Measure:
         return self._width100(text, bold, italic) * size / 100 * SAFETY
 
     def lines(self, runs: tuple[Run, ...], size: float, width_pt: float) -> int:
-        """How many lines the runs take when wrapped at spaces (long words break anywhere)."""
+        """How many lines the runs take when wrapped at spaces and at an address's zero width
+        spaces (a word or piece longer than a line breaks anywhere)."""
         lines, x = 1, 0.0
         for word, space in _words(runs, size, self):
             if word is None:  # explicit line break
@@ -132,7 +134,8 @@ class Measure:
 
 
 def _words(runs: tuple[Run, ...], size: float, m: Measure):
-    """(word width, width of the space after it) in points, or (None, 0) for a line break.
+    """(word width, width of the space after it) in points, or (None, 0) for a line break; an
+    address's pieces are words with no space after them.
 
     A word may span runs ("Mexico" then a superscript note label): no break between them.
     """
@@ -142,6 +145,9 @@ def _words(runs: tuple[Run, ...], size: float, m: Measure):
         for piece in _PIECES.split(run.text):
             if piece == " ":
                 yield word, m.width(" ", s, run.bold, run.italic)
+                word = 0.0
+            elif piece == ADDRESS_BREAK:
+                yield word, 0.0
                 word = 0.0
             elif piece == "\n":
                 yield word, 0.0
@@ -153,7 +159,7 @@ def _words(runs: tuple[Run, ...], size: float, m: Measure):
         yield word, 0.0
 
 
-_PIECES = re.compile(r"( |\n)")
+_PIECES = re.compile(f"( |\n|{ADDRESS_BREAK})")
 
 
 # Inlines to runs -----------------------------------------------------------------
@@ -174,7 +180,13 @@ def runs_of(inlines: tuple[Inline, ...], style: str, bold: bool = False, italic:
             case Code(text):
                 out.append(Run(text, bold, italic, code=True, url=url))
             case Link(children, link):
-                out += runs_of(children, style, bold, italic, link)
+                # an address: a run per piece, each but the last ending in a zero width space
+                # (LibreOffice holds a linked run as one field it never breaks inside)
+                pieces = address_pieces(node)
+                out += [Run(piece + ADDRESS_BREAK * (j < len(pieces) - 1), bold, italic, url=link)
+                        for j, piece in enumerate(pieces)]
+                if not pieces:
+                    out += runs_of(children, style, bold, italic, link)
             case LineBreak():
                 out.append(Run("\n", bold, italic))
             case NoteRef(number=n):
@@ -676,7 +688,8 @@ def _split_para(para: Para, size: float, box: Box, room: float, measure: Measure
 
 
 def _split_long_word(para: Para, size: float, box: Box, room: float, measure: Measure) -> tuple[Para, Para]:
-    """A single word taller than a whole slide: cut it by characters."""
+    """A single word taller than a whole slide: cut its first run by characters (a run that fits
+    whole, such as the first piece of an address, is the head by itself)."""
     first = para.runs[0]
     lo, hi, best = 1, len(first.text), 1
     while lo <= hi:
@@ -686,28 +699,30 @@ def _split_long_word(para: Para, size: float, box: Box, room: float, measure: Me
         else:
             hi = mid - 1
     head = replace(para, runs=(replace(first, text=first.text[:best]),))
-    rest = (replace(first, text=first.text[best:]),) + para.runs[1:]
+    rest = (replace(first, text=first.text[best:]),) * (best < len(first.text)) + para.runs[1:]
     return head, replace(para, runs=rest, bullet="")
 
 
 def _split_runs(runs: tuple[Run, ...]) -> list[tuple[Run, ...]]:
-    """Runs cut into words, each keeping its trailing space."""
+    """Runs cut into words, each keeping the space (or an address's zero width space) after it."""
     words: list[list[Run]] = [[]]
     for run in runs:
-        parts = run.text.split(" ")
-        for i, part in enumerate(parts):
-            text = part + (" " if i < len(parts) - 1 else "")
-            if text:
-                words[-1].append(replace(run, text=text))
-            if i < len(parts) - 1:
-                words.append([])
+        for part in _AFTER_BREAK.split(run.text):
+            if part:
+                words[-1].append(replace(run, text=part))
+                if part[-1] in _BREAKS:
+                    words.append([])
     return [tuple(w) for w in words if w]
+
+
+_BREAKS = " " + ADDRESS_BREAK
+_AFTER_BREAK = re.compile(f"(?<=[{_BREAKS}])")
 
 
 def _join(words: list[tuple[Run, ...]]) -> tuple[Run, ...]:
     runs = [r for w in words for r in w]
     if runs:
-        runs[-1] = replace(runs[-1], text=runs[-1].text.rstrip(" ") or runs[-1].text)
+        runs[-1] = replace(runs[-1], text=runs[-1].text.rstrip(_BREAKS) or runs[-1].text)
     return tuple(runs)
 
 

@@ -20,10 +20,10 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Emu, Inches, Pt, RGBColor
 from docx.text.paragraph import Paragraph as WordParagraph
 
-from briefkit.model import (NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
+from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
-                            Strong, Table, Text, block_text, cites_next, figure_rows, key_figures, note_label,
-                            plain_text)
+                            Strong, Table, Text, address_pieces, block_text, cites_next, figure_rows, key_figures,
+                            note_label, plain_text)
 from briefkit.glyphs import text_width
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
@@ -420,7 +420,11 @@ class _Writer:
                 case Link(children, url):
                     link = OxmlElement("w:hyperlink")
                     link.set(qn("r:id"), part.relate_to(url, RT.HYPERLINK, is_external=True))
-                    self._append(link, children, replace(fmt, colour=self.theme.colour.link, underline=True), part)
+                    # Word breaks an address only at a hyphen: a zero width space in the shown
+                    # text lets it break at the others too; the target stays the exact address
+                    pieces = address_pieces(node)
+                    shown = (Text(ADDRESS_BREAK.join(pieces)),) if pieces else children
+                    self._append(link, shown, replace(fmt, colour=self.theme.colour.link, underline=True), part)
                     p.append(link)
                 case NoteRef(number=n):
                     self._note_ref(p, n)
