@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -255,15 +256,6 @@ def test_deep_emphasis_is_reported_at_its_line(capsys, content_copy):
                                            "write a literal '*' or '_' as '\\*' or '\\_'")
 
 
-def test_emphasis_nested_past_the_limit_another_way_is_one_line(capsys, content_copy):
-    """Single marks, each opening one more level: the parser's bound names the text."""
-    section(content_copy, "role: introduction\ntitle: Water\n", "*a " * 40 + "**b**" + " a*" * 40 + "\n\n" + "_c " * 40 + "d" + " c_" * 40
-            + "\n", name="introduction.md")
-    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
-    assert code in (0, 1) and len(err.strip().split("\n")) <= 1
-    assert not err or err.startswith("error: emphasis and links nested more than 24 deep in the text starting")
-
-
 def test_too_many_notes(capsys, content_copy):
     section(content_copy, "title: Water\n", "Rivers.\n\n" + "".join(f"[^n{i}]: Note {i}.\n" for i in range(10_000)))
     code, lines = check(capsys, content_copy)
@@ -428,3 +420,46 @@ def test_front_matter_longer_than_office_properties_allow_still_builds(content_c
     assert memo.core_properties.comments == long.strip()[:255]
     assert any(long.strip() in p.text for p in memo.paragraphs)
     assert len(Presentation(str(out / "deck.pptx")).core_properties.last_modified_by) == 255
+
+
+def test_a_citation_in_a_yaml_comment_is_no_citation(capsys, content_copy):
+    section(content_copy, "role: introduction\ntitle: Water  # from [^ghost]\n# summary: see [^ghost2]\nsummary: >-\n  Rivers.\n"
+                          "  # kept: a block scalar's text [^w1]\n", "Rivers.\n\n[^w1]: A note.\n", name="introduction.md")
+    code, lines = check(capsys, content_copy)
+    assert code == 0 and not any("ghost" in line for line in lines), lines
+    assert not any("never cited" in line for line in lines), lines  # [^w1] is cited in the summary's text
+
+
+def test_a_theme_error_names_the_theme_file(capsys, content_copy, tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    theme = templates / "theme.yaml"
+    text = theme.read_text(encoding="utf-8")
+    theme.write_text(text.replace("\n", "\nbroken: [unclosed\n", 1), encoding="utf-8")
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(templates))
+    assert code == 1 and re.fullmatch(rf"{theme}:\d+: error: invalid YAML in the theme file: .+\n", err), err
+    theme.write_text(text.replace("\n", "\nbroken: &a x\n", 1), encoding="utf-8")
+    code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(templates))
+    assert code == 1 and err == (f"{theme}:2: error: YAML anchors and aliases ('&name', '*name') are not allowed in "
+                                 "the theme file; write the value out\n"), err
+
+
+def test_emphasis_nested_past_the_limit_by_single_marks_is_reported_at_its_line(capsys, content_copy):
+    path = section(content_copy, "role: introduction\ntitle: Water\n", "Rivers.\n\n" + "*a " * 40 + "**b**" + " a*" * 40
+                   + "\n\n" + "_c " * 40 + "d" + " c_" * 40 + "\n", name="introduction.md")
+    refused(capsys, content_copy, path, 8, "emphasis nested 41 deep; the limit is 24; write a literal '*' or '_' as "
+                                           "'\\*' or '\\_'")
+
+
+def test_emphasis_nested_past_the_limit_in_front_matter_is_reported_at_its_line(capsys, content_copy):
+    path = section(content_copy, "title: Water\nsummary: " + "_c " * 30 + "d" + " c_" * 30 + "\n")
+    refused(capsys, content_copy, path, 4, "emphasis nested 30 deep; the limit is 24; write a literal '*' or '_' as "
+                                           "'\\*' or '\\_'")
+
+
+def test_emphasis_within_the_limit_and_unclosed_marks_build(capsys, content_copy):
+    """Unclosed marks, a 'snake_case' word and nesting at the limit are no problem."""
+    section(content_copy, "role: introduction\ntitle: Water\n", "Rivers.\n\n" + "*a " * 60 + "snake_case_name " * 30 + "\n\n"
+            + "*a " * 12 + "_b " * 12 + "c" + " b_" * 12 + " a*" * 12 + "\n", name="introduction.md")
+    code, lines = check(capsys, content_copy)
+    assert code == 0 and not lines, lines

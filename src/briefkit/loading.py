@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -130,6 +130,7 @@ _LIST_MARKER = re.compile(r"(?:[-*+]|[0-9]{1,9}[.)])(?:[ \t]|$)")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*+\1){2,}+[ \t]*+$")
 _TABLE_DELIMITER = re.compile(r"^ {0,3}\|?[ \t]*+:?-++:?[ \t]*+(?:\|[ \t]*+:?-++:?[ \t]*+)*+\|?[ \t]*+$")
 _DELIMITER_RUN = re.compile(rf"[*_]{{{MAX_INLINE_DEPTH},}}")
+_MARK_RUN = re.compile(r"(?<!\\)(?:\*++|_++)")
 _BRACKET = re.compile(r"\\.|[][()]")
 _WHOLE_NUMBER = re.compile(r"[-+]?[0-9]{1,9}")
 # What XML 1.0, and so Word, PowerPoint and PDF text, cannot hold: C0 controls but tab and
@@ -247,7 +248,23 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_NULL = ("", "~", "null", "Null", "NULL")
 
 
-def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any], dict[str, int]]:
+class _YamlText(NamedTuple):
+    """How messages name a YAML text: a content file's front matter, or the theme file."""
+
+    name: str
+    invalid: str
+    value: str
+    keys: str
+    size_hint: str
+
+
+_FRONT_MATTER = _YamlText("front matter", "invalid YAML front matter", "a front-matter value",
+                          "front-matter keys must be words such as 'title:'", " (long text belongs in the body)")
+_THEME = _YamlText("the theme file", "invalid YAML in the theme file", "a value of the theme file",
+                   "the theme file's keys must be words such as 'colour:'", "")
+
+
+def _parse_yaml(fm: str, first_line: int, display: str, what: _YamlText = _FRONT_MATTER) -> tuple[dict[str, Any], dict[str, int]]:
     """A front-matter mapping, read once from the parser's events; top-level keys' lines beside it.
 
     Every scalar stays the text it was written as (plain `null`, `~` or nothing is None):
@@ -255,8 +272,8 @@ def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any],
     never needs is refused: anchors and aliases, tags, keys that are not text, repeated keys.
     """
     if len(fm.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
-        raise BuildError(f"front matter is {len(fm.encode('utf-8', 'surrogatepass')):,} bytes; the limit is "
-                         f"{MAX_FRONT_MATTER_BYTES:,} (long text belongs in the body)", Origin(display, first_line))
+        raise BuildError(f"{what.name} is {len(fm.encode('utf-8', 'surrogatepass')):,} bytes; the limit is "
+                         f"{MAX_FRONT_MATTER_BYTES:,}{what.size_hint}", Origin(display, first_line))
     loader = None
     try:
         loader = _YAML_LOADER(fm)  # PyYAML's own reader checks the characters here
@@ -265,74 +282,75 @@ def _parse_yaml(fm: str, first_line: int, display: str) -> tuple[dict[str, Any],
             return {}, {}
         loader.get_event()  # document start
         lines: dict[str, int] = {}
-        data = _yaml_value(loader, first_line, display, 1, lines)
+        data = _yaml_value(loader, first_line, display, what, 1, lines)
         loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
             line = first_line + loader.peek_event().start_mark.line
-            raise BuildError("front matter holds a second YAML document; remove the extra '---' or '...'",
+            raise BuildError(f"{what.name} holds a second YAML document; remove the extra '---' or '...'",
                              Origin(display, line))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = first_line + (mark.line if mark else 0)
         problem = e.problem or e.context or "invalid YAML"
-        raise BuildError(f"invalid YAML front matter: {problem}", Origin(display, line)) from None
+        raise BuildError(f"{what.invalid}: {problem}", Origin(display, line)) from None
     except yaml.reader.ReaderError as e:  # a character YAML does not allow, such as U+0080-U+009F
         char = e.character if isinstance(e.character, int) else ord(e.character)
         line = first_line + fm.count("\n", 0, max(0, fm.find(chr(char))))
-        raise BuildError(f"invalid YAML front matter: character U+{char:04X} is not allowed in YAML; delete it",
+        raise BuildError(f"{what.invalid}: character U+{char:04X} is not allowed in YAML; delete it",
                          Origin(display, line)) from None
     except yaml.YAMLError as e:
         problem = str(e).split("\n")[0]
-        raise BuildError(f"invalid YAML front matter: {problem}", Origin(display, first_line)) from None
+        raise BuildError(f"{what.invalid}: {problem}", Origin(display, first_line)) from None
     finally:
         if loader is not None:
             loader.dispose()
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
-        raise BuildError("front matter must be a mapping of 'key: value' lines", Origin(display, first_line))
+        raise BuildError(f"{what.name} must be a mapping of 'key: value' lines", Origin(display, first_line))
     return data, lines
 
 
-def _yaml_value(loader: Any, first_line: int, display: str, depth: int, key_lines: dict[str, int] | None = None) -> Any:
+def _yaml_value(loader: Any, first_line: int, display: str, what: _YamlText, depth: int,
+                key_lines: dict[str, int] | None = None) -> Any:
     """The value whose events come next: text, None, a list or a mapping of text keys."""
     event = loader.get_event()
     where = Origin(display, first_line + event.start_mark.line)
     if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
-        raise BuildError("YAML anchors and aliases ('&name', '*name') are not allowed in front matter; "
+        raise BuildError(f"YAML anchors and aliases ('&name', '*name') are not allowed in {what.name}; "
                          "write the value out", where)
     if event.tag is not None:
         tag = event.tag.replace("tag:yaml.org,2002:", "!!")
-        raise BuildError(f"YAML tags such as '{tag}' are not allowed in front matter; write the value as text", where)
+        raise BuildError(f"YAML tags such as '{tag}' are not allowed in {what.name}; write the value as text", where)
     if isinstance(event, yaml.ScalarEvent):
         if event.implicit[0] and event.value in _YAML_NULL:
             return None
         if problems := control_characters(event.value):
-            raise BuildError(f"{problems[0]} in a front-matter value; delete it", where)
+            raise BuildError(f"{problems[0]} in {what.value}; delete it", where)
         if problem := _text_problem(event.value):
             raise BuildError(problem, where)
         return event.value
     if depth > MAX_YAML_DEPTH:
-        raise BuildError(f"front matter nests lists and mappings more than {MAX_YAML_DEPTH} deep", where)
+        raise BuildError(f"{what.name} nests lists and mappings more than {MAX_YAML_DEPTH} deep", where)
     if isinstance(event, yaml.SequenceStartEvent):
         items = []
         while not loader.check_event(yaml.SequenceEndEvent):
-            items.append(_yaml_value(loader, first_line, display, depth + 1))
+            items.append(_yaml_value(loader, first_line, display, what, depth + 1))
         loader.get_event()
         return items
     mapping: dict[str, Any] = {}
     while not loader.check_event(yaml.MappingEndEvent):
         key_event = loader.peek_event()
         key_line = first_line + key_event.start_mark.line
-        key = _yaml_value(loader, first_line, display, depth + 1)
+        key = _yaml_value(loader, first_line, display, what, depth + 1)
         if not isinstance(key, str):
-            raise BuildError("front-matter keys must be words such as 'title:', not a list, a mapping or nothing",
+            raise BuildError(f"{what.keys}, not a list, a mapping or nothing",
                              Origin(display, key_line))
         if key in mapping:
             first = key_lines.get(key) if key_lines is not None else None
             raise BuildError(f"key '{key}' appears twice" + (f" (first on line {first})" if first else ""),
                              Origin(display, key_line))
-        mapping[key] = _yaml_value(loader, first_line, display, depth + 1)
+        mapping[key] = _yaml_value(loader, first_line, display, what, depth + 1)
         if key_lines is not None:
             key_lines[key] = key_line
     loader.get_event()
@@ -490,6 +508,15 @@ def _refs(text: str, first_line: int, display: str) -> list[tuple[str, Origin]]:
     return found
 
 
+def _front_matter_refs(fm: str, first_line: int, display: str) -> list[tuple[str, Origin]]:
+    """Citations in the front matter's values as written (a YAML comment is no text)."""
+    found = []
+    for event in yaml.parse(fm, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.ScalarEvent):
+            found += _refs(fm[event.start_mark.index:event.end_mark.index], first_line + event.start_mark.line, display)
+    return found
+
+
 def _split_parts(body: str, body_line: int, display: str) -> tuple[dict[str, str], dict[str, int], list[BuildError]]:
     """A pillar's parts, each opened by '# Analysis' or '# Recommendations'; both are optional,
     and text before the first part heading is the analysis."""
@@ -536,11 +563,11 @@ def _check_structure(body: str, body_line: int, display: str) -> list[BuildError
     def exceeded(limit: str, message: str, line: int) -> None:
         found.setdefault(limit, BuildError(message, Origin(display, body_line + line)))
 
-    unit_start, unit_chars, brackets = 0, 0, (0, 0)
+    unit_start, unit_chars, brackets, emphasis = 0, 0, (0, 0), _Emphasis()
     table_start, rows = -1, 0
     for i, (line, in_code) in enumerate(zip(lines, _code_mask(lines))):
         if in_code or not line.strip():
-            unit_chars, brackets, rows = 0, (0, 0), 0
+            unit_chars, brackets, rows, emphasis = 0, (0, 0), 0, _Emphasis()
             table_start = -1
             continue
         depth = _nesting(line)
@@ -558,6 +585,7 @@ def _check_structure(body: str, body_line: int, display: str) -> list[BuildError
                                  f"{body_line + table_start - 1}); split it", i)
         if not unit_chars or depth or table_start >= 0 or line.lstrip().startswith("#") or _DEF.match(line):
             unit_start, unit_chars, brackets = i, 0, (0, 0)  # a new paragraph, item, quote, row, heading or note
+            emphasis = _Emphasis()
         unit_chars += len(line)
         if unit_chars > MAX_PARAGRAPH_CHARS:
             exceeded("paragraph", f"paragraph longer than {MAX_PARAGRAPH_CHARS:,} characters; add blank lines "
@@ -565,6 +593,8 @@ def _check_structure(body: str, body_line: int, display: str) -> list[BuildError
         if run := _emphasis_run(line):
             exceeded("emphasis", f"a run of {run} '*' or '_' next to text nests emphasis more than "
                                  f"{MAX_INLINE_DEPTH} deep; write a literal '*' or '_' as '\\*' or '\\_'", i)
+        elif (deep := emphasis.deepest(_without_code_spans(line))) > MAX_INLINE_DEPTH:
+            exceeded("emphasis", _deep_emphasis(deep), i)
         brackets = _open_brackets(line, brackets)
         if problem := _brackets_problem(brackets):
             exceeded("brackets", problem, i)
@@ -597,6 +627,46 @@ def _emphasis_run(line: str) -> int:
         if before.strip() or after.strip():
             return len(m.group())
     return 0
+
+
+class _Emphasis:
+    """The emphasis marks of one paragraph, read line by line, to bound how deep they nest.
+
+    A run of '*' or '_' with text before it closes the nearest open run of its mark (marks
+    opened after that one stay unclosed); else, with text after it, it opens one, a level per
+    two marks ('**' is one). A pair nests one level deeper than the deepest pair inside it.
+    Linear in the runs: each opened run is closed or dropped once.
+    """
+
+    def __init__(self) -> None:
+        self.stack: list[list] = []  # per open run: [mark, levels, deepest pair closed inside it]
+        self.open: dict[str, list[int]] = {"*": [], "_": []}  # stack positions per mark
+
+    def deepest(self, line: str) -> int:
+        """How deep the deepest pair this line closes nests (0 when it closes none)."""
+        deepest = 0
+        for m in _MARK_RUN.finditer(line):
+            mark, before, after = m.group()[0], line[m.start() - 1:m.start()], line[m.end():m.end() + 1]
+            if mark == "_" and before.isalnum() and after.isalnum():
+                continue  # inside a word ('snake_case'): no emphasis
+            if before.strip() and self.open[mark]:
+                k = self.open[mark].pop()
+                for entry in self.stack[k + 1:]:
+                    self.open[entry[0]].pop()
+                depth = self.stack[k][1] + max(entry[2] for entry in self.stack[k:])
+                del self.stack[k:]
+                if self.stack:
+                    self.stack[-1][2] = max(self.stack[-1][2], depth)
+                deepest = max(deepest, depth)
+            elif after.strip():
+                self.open[mark].append(len(self.stack))
+                self.stack.append([mark, (len(m.group()) + 1) // 2, 0])
+        return deepest
+
+
+def _deep_emphasis(depth: int) -> str:
+    return (f"emphasis nested {depth} deep; the limit is {MAX_INLINE_DEPTH}; write a literal '*' or '_' "
+            "as '\\*' or '\\_'")
 
 
 def _open_brackets(line: str, open_: tuple[int, int]) -> tuple[int, int]:
@@ -654,7 +724,9 @@ def _text_problem(text: str) -> str | None:
     depth = max(_nesting(line) for line in text.split("\n"))
     if depth > MAX_NESTING:
         return f"lists and block quotes nested {depth} deep; the limit is {MAX_NESTING}"
-    return None
+    emphasis = _Emphasis()
+    deep = max(emphasis.deepest(_without_code_spans(line)) for line in text.split("\n"))
+    return _deep_emphasis(deep) if deep > MAX_INLINE_DEPTH else None
 
 
 def _check_images(text: str, first_line: int, display: str, root: Path) -> list[BuildError]:
@@ -754,7 +826,7 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
             continue
         body, file_defs = _extract_notes(body, body_line, display)
         defs += file_defs
-        refs += _refs(fm, fm_line, display) + _refs(body, body_line, display)
+        refs += _front_matter_refs(fm, fm_line, display) + _refs(body, body_line, display)
         for finding in _check_images(body, body_line, display, root):
             (image_warnings if finding.severity == "warning" else errors).append(finding)
         parts: dict[str, str] = {}
@@ -840,9 +912,9 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     )
 
 
-def read_yaml_file(path: Path, display: str) -> dict[str, Any]:
-    """A YAML mapping from a whole file (the theme)."""
+def read_theme_file(path: Path, display: str) -> dict[str, Any]:
+    """The theme file's YAML mapping; its messages name the theme file."""
     if not path.is_file():
         raise BuildError(f"'{display}' does not exist")
-    data, _ = _parse_yaml(decode(path, display), 1, display)
+    data, _ = _parse_yaml(decode(path, display), 1, display, _THEME)
     return data

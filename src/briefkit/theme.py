@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from briefkit.errors import BuildError, Origin
-from briefkit.loading import read_yaml_file
+from briefkit.loading import read_theme_file
 from briefkit.templates import Templates
 
 
@@ -136,7 +136,7 @@ _SECTIONS = {"font": Font, "colour": Colour, "size": Size, "spacing": Spacing,
 def load_theme(templates: Templates) -> Theme:
     path = templates.find("theme.yaml") or templates.folders[0] / "theme.yaml"
     display = templates.display(path)
-    data = read_yaml_file(path, display)
+    data = read_theme_file(path, display)
     values: dict[str, Any] = {"templates": templates}
     for f in fields(Theme):
         if f.name == "templates":
