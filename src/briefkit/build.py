@@ -10,7 +10,6 @@ import pickle
 import signal
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -234,6 +233,8 @@ def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, stric
     files = {f"{meta.slug}-{DELIVERABLES[fmt].filename}": data
              for fmt, (data, _) in zip(FORMATS, render_all(briefing, FORMATS, side_by_side=side_by_side))}
     when = build_time(meta)
+    from importlib import metadata  # only the bundle names the renderers' versions
+
     versions = {name: metadata.version(name) for name in
                 ("python-docx", "reportlab", "python-pptx", "Markdown", "Jinja2", "PyYAML", "Pillow")}
     manifest = {

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
-
 from briefkit.limits import MAX_IMAGE_PIXELS
 
 FORMATS = ("PNG", "JPEG", "GIF")
@@ -19,6 +17,8 @@ _EXPORT = "export it as PNG (drawings, charts) or JPEG (photographs)"
 
 def image_problem(data: bytes) -> str | None:
     """Why these bytes cannot be a briefing's image, or None when they can."""
+    from PIL import Image, UnidentifiedImageError  # only a briefing with images pays for Pillow
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -47,6 +47,8 @@ def image_problem(data: bytes) -> str | None:
 
 def _size(data: bytes) -> tuple[int, int]:
     """Width and height from the header alone, whatever Pillow's own pixel limit."""
+    from PIL import Image
+
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
