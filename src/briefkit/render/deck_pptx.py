@@ -15,6 +15,7 @@ from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE
 from pptx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
+from pptx.opc.oxml import serialize_part_xml
 from pptx.opc.packuri import PackURI
 from pptx.opc.serialized import PackageWriter
 from lxml.etree import SubElement, fromstring
@@ -262,7 +263,7 @@ class _Deck:
         element = deepcopy(prototype)
         self.slides += 1
         n = self.slides
-        part = SlidePart(PackURI(f"/ppt/slides/slide{n}.xml"), CT.PML_SLIDE, self.package, element)
+        part = _SlidePart(PackURI(f"/ppt/slides/slide{n}.xml"), CT.PML_SLIDE, self.package, element)
         part.relate_to(self.layouts[LAYOUTS[s.kind]].part, RT.SLIDE_LAYOUT)
         # a new part: no relationship to match, so the next free id (python-pptx's relate_to
         # would first scan every relationship of the presentation, once per slide)
@@ -272,18 +273,19 @@ class _Deck:
         shapes = list(slide.tree.iter_shape_elms())
         return slide, shapes[title_at], None if body_at is None else shapes[body_at]
 
-    def _add_notes(self, slide: _SlideXml, s: Slide) -> None:
+    def _add_notes(self, slide: _SlideXml, s: Slide) -> "_NotesSlidePart":
         """The slide's notes page, related as python-pptx's notes_slide relates it."""
         master = self.prs.part.notes_master_part  # made on first use, as python-pptx makes it
         prototype, notes_at = self._notes_prototype()
         element = deepcopy(prototype)
-        part = NotesSlidePart(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"), CT.PML_NOTES_SLIDE,
-                              self.package, element)
+        part = _NotesSlidePart(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"), CT.PML_NOTES_SLIDE,
+                               self.package, element)
         part.relate_to(master, RT.NOTES_MASTER)
         part.relate_to(slide.part, RT.SLIDE)
         slide.part.relate_to(part, RT.NOTES_SLIDE)
         body = list(element.cSld.spTree.iter_shape_elms())[notes_at].find(TXBODY)
         self._paragraphs(part, body, s.notes, self.theme.deck.notes_size, self.theme.colour.text, after=False)
+        return part
 
     def slide(self, s: Slide, number: int) -> None:
         t = self.theme
@@ -323,7 +325,9 @@ class _Deck:
             self._paragraphs(slide.part, text, s.sources, t.deck.source_size, t.colour.muted, after=False)
         if s.kind not in ("title", "section"):  # last, so a screen reader reads title, text, sources, then these
             self._furniture(slide, number)
-        self._add_notes(slide, s)
+        notes = self._add_notes(slide, s)
+        slide.part.write_once()
+        notes.write_once()
 
     def _text_area(self, slide: _SlideXml, placeholder, box: Box, name: str):
         """The layout's body placeholder, placed, where it has one, else a text box."""
@@ -392,6 +396,28 @@ class _Deck:
 
 def render_deck(doc: Document, theme: Theme) -> bytes:
     return _Deck(doc, theme).render()
+
+
+class _WrittenOnce:
+    """A slide or notes page whose XML is serialized as soon as the slide is done, its element tree
+    then let go: a deck of thousands of slides holds their bytes rather than their trees."""
+
+    _written: bytes | None = None
+
+    def write_once(self) -> None:
+        self._written, self._element = serialize_part_xml(self._element), None
+
+    @property
+    def blob(self) -> bytes:
+        return self._written if self._written is not None else super().blob
+
+
+class _SlidePart(_WrittenOnce, SlidePart):
+    pass
+
+
+class _NotesSlidePart(_WrittenOnce, NotesSlidePart):
+    pass
 
 
 class _Files(dict):
