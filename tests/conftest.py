@@ -49,6 +49,23 @@ def write(folder: Path, name: str, text: str) -> Path:
 needs_libreoffice = pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice is not installed")
 
 
+def pdf_renderer_raising(monkeypatch, error: Exception) -> None:
+    """The PDF renderer fails with `error` on any document; the other renderers are untouched."""
+    from briefkit import build as pipeline
+
+    real = pipeline.renderer
+
+    def renderer(fmt):
+        if fmt != "pdf":
+            return real(fmt)
+
+        def fail(doc, theme):
+            raise error
+        return fail
+
+    monkeypatch.setattr(pipeline, "renderer", renderer)
+
+
 def libreoffice_pdf(path: Path, tmp: Path):
     """Open an Office file with LibreOffice, as a reader would, and return its PDF export read by pypdf."""
     import pypdf

@@ -18,7 +18,7 @@ import pypdf
 
 from briefkit.build import formats_affected, watch
 from briefkit.cli import main
-from conftest import CONTENT, TEMPLATES, write
+from conftest import CONTENT, TEMPLATES, pdf_renderer_raising, write
 
 
 def _build(out: Path, content: Path = CONTENT, *extra: str) -> dict[str, bytes]:
@@ -48,19 +48,7 @@ def test_formats_rendered_side_by_side_are_the_bytes_rendered_in_turn(tmp_path, 
 
 
 def test_a_renderer_failing_in_its_own_process_is_reported_as_here(tmp_path, capsys, monkeypatch):
-    import briefkit.build as pipeline
-
-    real = pipeline.renderer
-
-    def renderer(fmt):
-        if fmt != "pdf":
-            return real(fmt)
-
-        def broken(doc, theme):
-            raise ValueError("no pages")
-        return broken
-
-    monkeypatch.setattr(pipeline, "renderer", renderer)
+    pdf_renderer_raising(monkeypatch, ValueError("no pages"))
     out = tmp_path / "out"
     assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(out), "-q"]) == 1
     assert capsys.readouterr().err == ("error: briefkit failed unexpectedly (ValueError: no pages); "

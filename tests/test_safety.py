@@ -17,7 +17,7 @@ from pptx import Presentation
 
 from briefkit import io as io_module
 from briefkit.cli import main
-from conftest import CONTENT, TEMPLATES, docx_endnotes, libreoffice_pdf
+from conftest import CONTENT, TEMPLATES, docx_endnotes, libreoffice_pdf, pdf_renderer_raising
 
 NAMES = ("brief.pdf", "deck.pptx", "memo.docx")
 
@@ -215,20 +215,9 @@ def test_kill_before_the_renames_keeps_the_old_set_and_the_next_build_clears_its
 
 def test_check_fails_wherever_build_fails(capsys, content_copy, tmp_path, monkeypatch):
     """check renders every format in memory: a renderer's error reaches it, and it writes nothing."""
-    from briefkit import build as build_module
     from briefkit.errors import BuildError
 
-    real = build_module.renderer
-
-    def pdf_fails(fmt):
-        if fmt != "pdf":
-            return real(fmt)
-
-        def fail(doc, theme):
-            raise BuildError("this content cannot be laid out")
-        return fail
-
-    monkeypatch.setattr(build_module, "renderer", pdf_fails)
+    pdf_renderer_raising(monkeypatch, BuildError("this content cannot be laid out"))
     monkeypatch.chdir(tmp_path)
     code, err = run(capsys, "check", "--content", str(content_copy), "--templates", str(TEMPLATES))
     assert code == 1 and err == "error: this content cannot be laid out\n"
