@@ -113,6 +113,18 @@ def test_brief_breaks_addresses_only_at_allowed_points(theme, tmp_path):
     _assert_clean(path)  # still PDF/UA: the tagged text of each line is what is drawn
 
 
+def test_brief_breaks_a_piece_longer_than_a_line_before_a_percent(theme):
+    """'#:~:text=...' with escaped spaces: one piece wider than a line; '%20' is never cut."""
+    url = "https://www.example.org/report#:~:text=" + "%20".join(["Mexico's", "top", "general"] * 12)
+    link = Link((Text(url),), url)
+    doc = Document(Meta(title="Addresses", short_title="Addresses", endnote_style="arabic"),
+                   (Paragraph((Text("Cited."), NoteRef("n", 1))),),
+                   (Endnote("n", 1, (Paragraph((Text("Source, "), link, Text("."))),)),))
+    lines, _ = _pdf_lines(render_brief(doc, theme))
+    (cuts,) = _breaks(lines, url)
+    assert len(cuts) >= 2 and all(_allowed(url, at) or url[at] == "%" for at in cuts), [url[at - 5:at + 5] for at in cuts]
+
+
 def test_memo_shows_break_opportunities_and_links_the_exact_address(theme, tmp_path):
     path = tmp_path / "memo.docx"
     path.write_bytes(render_memo(_document(), theme))

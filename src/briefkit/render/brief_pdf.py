@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -424,7 +425,8 @@ class _Paragraph(RLParagraph):
 
     ADDRESS_BREAK in the markup marks where a line may break inside an address: the paragraph
     is held as reportlab's words (as a split paragraph's second part is), with a word boundary
-    and no space at each mark, and the mark itself is never drawn."""
+    and no space at each mark, and the mark itself is never drawn. A piece of an address wider
+    than a whole line breaks before a '%' (an escape such as '%20' stays whole), only then anywhere."""
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
@@ -441,6 +443,8 @@ class _Paragraph(RLParagraph):
         return self.width, self.height
 
     def breakLines(self, width):  # noqa: N802 (reportlab's name)
+        if _processed_frags(self.frags):
+            self.frags = _overlong_pieces_cut(self.frags, max(width) if isinstance(width, (list, tuple)) else width)
         lines = super().breakLines(width)
         if self.style.hyphenationLang and (_hyphen_run(lines) > MAX_HYPHENS or _overflows(lines)):
             style = self.style
@@ -471,6 +475,29 @@ def _words_broken_at_marks(frags) -> list:
         if piece:
             out.append(_frag_word(piece, type(word)))
     return out
+
+
+def _overlong_pieces_cut(words: list, width: float) -> list:
+    """The words, with each piece of an address (set <nobr>) wider than `width` cut before each
+    '%' it holds into words with no space between them."""
+    out = []
+    for word in words:
+        if word[0] <= width or not any(getattr(frag, "nobr", False) for frag, _ in word[1:]):
+            out.append(word)
+            continue
+        piece: list = []
+        for frag, text in word[1:]:
+            for i, part in enumerate(_BEFORE_PERCENT.split(text)):
+                if i and piece and part:
+                    out.append(_frag_word(piece, list))
+                    piece = []
+                if part or not text:
+                    piece.append((frag, part))
+        out.append(_frag_word(piece, type(word)))
+    return out
+
+
+_BEFORE_PERCENT = re.compile("(?=%)")
 
 
 def _frag_word(pairs: list, kind: type) -> list:
