@@ -463,3 +463,16 @@ def test_emphasis_within_the_limit_and_unclosed_marks_build(capsys, content_copy
             + "*a " * 12 + "_b " * 12 + "c" + " b_" * 12 + " a*" * 12 + "\n", name="introduction.md")
     code, lines = check(capsys, content_copy)
     assert code == 0 and not lines, lines
+
+
+def test_a_paragraph_split_across_pages_around_a_very_long_word_lays_out(content_copy, tmp_path):
+    """Set again on its own, the first part of a split paragraph took more lines than it had
+    within the whole (reportlab's LayoutError); found by the fuzz test."""
+    path = content_copy / "conclusion.md"
+    at = "relationship with Mexico to advance critical national interest"
+    path.write_text(path.read_text(encoding="utf-8").replace(at, at + "]" * 2901), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(content_copy), "--templates", str(TEMPLATES), "--out", str(out), "-q",
+                 "--format", "pdf"]) == 0
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(str(out / "brief.pdf")).pages)
+    assert text.count("]") >= 2901

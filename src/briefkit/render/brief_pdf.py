@@ -416,6 +416,7 @@ class _Brief:
 
 
 MAX_HYPHENS = 2  # lines in a row that may end in a hyphen
+MAX_SPLIT_TRIES = 8  # lines a split paragraph's first part may give up to fit
 
 
 class _Paragraph(RLParagraph):
@@ -441,6 +442,19 @@ class _Paragraph(RLParagraph):
                 self._wrapped_width = availWidth
             return width, height
         return self.width, self.height
+
+    def split(self, availWidth, availHeight):  # noqa: N802 (reportlab's names)
+        # The first part is set again on its own, and can then take more lines than it had within
+        # the whole (a very long word cut, or hyphenated, differently): ask for a line less until it fits.
+        room = availHeight
+        for _ in range(MAX_SPLIT_TRIES):
+            parts = super().split(availWidth, room)
+            if len(parts) != 2 or parts[0].wrap(availWidth, availHeight)[1] <= availHeight:
+                return parts
+            room -= self.style.leading
+            if "blPara" not in self.__dict__:
+                self.wrap(availWidth, availHeight)
+        return []  # no first part fits here: the paragraph goes on to the next frame whole
 
     def breakLines(self, width):  # noqa: N802 (reportlab's name)
         if _processed_frags(self.frags):
