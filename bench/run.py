@@ -162,7 +162,10 @@ def warm_rebuild(content: Path, templates: Path | None, out: Path, edits: int = 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     seconds = []
     try:
-        line = proc.stdout.readline()  # "watching ..."
+        line = proc.stdout.readline()  # "watching ...", then the build it starts with, one line each
+        for _ in range(3):
+            if "error" in (line := proc.stdout.readline()):
+                raise SystemExit(f"watch failed: {line}")
         for i in range(edits + 1):
             text = pillar.read_text(encoding="utf-8")
             pillar.write_text(text.rstrip("\n") + f"\n\nEdit {i}.\n", encoding="utf-8")

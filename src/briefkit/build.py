@@ -277,15 +277,18 @@ def _snapshot(folders: tuple[Path, ...], out_dir: Path) -> dict[Path, tuple[floa
 
 def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_built: Callable[[Built], None],
           on_error: Callable[[Exception], None], on_rebuilt: Callable[[list[Built], float], None] = lambda b, s: None,
-          interval: float = 0.5, keep_going: Callable[[], bool] = lambda: True) -> None:
+          interval: float = 0.5, keep_going: Callable[[], bool] = lambda: True,
+          on_watching: Callable[[], None] = lambda: None) -> None:
     """Build all three, then rebuild the deliverables a saved file affects, until `keep_going` says stop.
 
+    `on_watching` is called once the files are being watched: a change saved after it is seen.
     The first build runs in this process, which so keeps the libraries, fonts and dictionaries
     loaded; rebuilds render each format in a copy of it. `on_rebuilt` gets each rebuild's
     deliverables and its seconds, from the change seen to the files written.
     """
     folders = (Path(content_dir),) + ((Path(template_dir),) if template_dir is not None else ())
     seen = _snapshot(folders, out_dir)
+    on_watching()
     try:
         build(content_dir, template_dir, out_dir, FORMATS, on_built=on_built, side_by_side=False)
     except Exception as e:  # noqa: BLE001 (the content may be mid-edit: report it and watch)

@@ -176,11 +176,11 @@ def _run(args: argparse.Namespace) -> int:
                 print(finding, file=sys.stderr, flush=True)
 
         folders = f"{args.content}/" + (f" and {args.templates}/" if args.templates else "")
-        print(f"watching {folders}; Ctrl-C to stop", flush=True)
         try:
             watch(args.content, args.templates, args.out, on_built=report, on_error=failed,
                   on_rebuilt=lambda built, seconds: print(
-                      f"rebuilt {', '.join(b.path.name for b in built)} in {seconds:.2f} s", flush=True))
+                      f"rebuilt {', '.join(b.path.name for b in built)} in {seconds:.2f} s", flush=True),
+                  on_watching=lambda: print(f"watching {folders}; Ctrl-C to stop", flush=True))
         except KeyboardInterrupt:
             return 0
         return 0
