@@ -452,8 +452,6 @@ class _Paragraph(RLParagraph):
             if len(parts) != 2 or parts[0].wrap(availWidth, availHeight)[1] <= availHeight:
                 return parts
             room -= self.style.leading
-            if "blPara" not in self.__dict__:
-                self.wrap(availWidth, availHeight)
         return []  # no first part fits here: the paragraph goes on to the next frame whole
 
     def breakLines(self, width):  # noqa: N802 (reportlab's name)
@@ -603,7 +601,7 @@ class _Contents(TableOfContents):
     def __init__(self, entries: list[tuple[int, str, int, str]], **kw) -> None:
         super().__init__(**kw)
         self._lastEntries = entries  # what wrap() lays out
-        self.ends: dict[str, tuple[float, int]] = {}  # key -> (width from the entry's end to the margin, level)
+        self.ends: dict[str, float] = {}  # key -> width from the entry's end to the margin
 
     def wrap(self, availWidth, availHeight):  # noqa: N802 (reportlab's names)
         size = super().wrap(availWidth, availHeight)
@@ -612,7 +610,7 @@ class _Contents(TableOfContents):
             _, level, key = label.split(",")
             key = key.strip("'")
             x, y = canvas._curr_tx_info["cur_x"], canvas._curr_tx_info["cur_y"]
-            self.ends[key] = (availWidth - x, int(level))
+            self.ends[key] = availWidth - x
             canvas.saveState()
             canvas.translate(x, y)
             canvas.doForm(_page_form(key))
@@ -625,7 +623,7 @@ class _Contents(TableOfContents):
     def write_pages(self, canvas: Canvas) -> None:
         """Each entry's dots and page number, set as reportlab's contents page sets them."""
         for level, _, page, key in self._entries:
-            free, _ = self.ends[key]
+            free = self.ends[key]
             style = self.getLevelStyle(level)
             number, size = str(page), style.fontSize
             while pdfmetrics.stringWidth(number, style.fontName, size) > free and size >= 1:
