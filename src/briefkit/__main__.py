@@ -1,5 +1,3 @@
-import sys
+from briefkit.cli import run
 
-from briefkit.cli import main
-
-sys.exit(main())
+run()

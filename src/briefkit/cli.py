@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -104,6 +105,21 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {internal_error(e)}", file=sys.stderr)
         return 1
+
+
+def run() -> None:
+    """The `briefkit` command: `main`, then leave without the interpreter's teardown.
+
+    Every file is written and closed by then; the teardown would only free each object one by
+    one, which takes a tenth to a fifth of a build.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: nobody is reading any more
+        pass
+    os._exit(code)
 
 
 def internal_error(e: Exception) -> str:

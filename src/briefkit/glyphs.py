@@ -6,53 +6,125 @@ once per file, at its first line, as a warning (an error under --strict).
 
 from __future__ import annotations
 
-import logging
+import struct
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-
-from fontTools.ttLib import TTFont
 
 from briefkit.errors import BuildError, Origin
 from briefkit.loading import Content, decode
 from briefkit.theme import Theme
 
-# fontTools logs oddities of a font's tables (an early 'created' date in Caladea) that are no
-# concern of a briefing's author
-logging.getLogger("fontTools").setLevel(logging.ERROR)
-
 # every TrueType file the theme configures; the brief falls back from one to the others
 FONT_STYLES = ("serif_regular", "serif_bold", "serif_italic", "serif_bold_italic",
                "regular", "bold", "italic", "bold_italic", "mono_regular")
 
+# Unicode subtables of 'cmap' (platform, encoding), best first: full repertoire before the BMP
+# only, Windows before Unicode, as HarfBuzz chooses
+CMAP_PREFERENCE = ((3, 10), (0, 6), (0, 4), (3, 1), (0, 3), (0, 2), (0, 1), (0, 0))
+
+
+class _TrueType:
+    """The tables of a TrueType file that say which glyph draws a character and how wide it is."""
+
+    def __init__(self, path: Path) -> None:
+        self.data = data = path.read_bytes()
+        try:
+            count = struct.unpack_from(">H", data, 4)[0]
+            self.tables = {tag: offset for tag, _, offset, _ in
+                           (struct.unpack_from(">4sIII", data, 12 + 16 * i) for i in range(count))}
+            self.cmap = self._cmap()
+            self.units = struct.unpack_from(">H", data, self.tables[b"head"] + 18)[0]
+            self.advances = self._advances()
+        except (struct.error, KeyError) as e:
+            raise BuildError(f"font file '{path}' is not a TrueType font this can read ({e})") from None
+
+    def _cmap(self) -> dict[int, int]:
+        """Character -> glyph index from the best Unicode subtable (characters on glyph 0 left out)."""
+        data, base = self.data, self.tables[b"cmap"]
+        count = struct.unpack_from(">H", data, base + 2)[0]
+        subtables = {}
+        for i in range(count):
+            platform, encoding, offset = struct.unpack_from(">HHI", data, base + 4 + 8 * i)
+            subtables.setdefault((platform, encoding), base + offset)
+        for key in CMAP_PREFERENCE:
+            if key in subtables and (found := _subtable(data, subtables[key])) is not None:
+                return {char: glyph for char, glyph in found if glyph}
+        return {}
+
+    def _advances(self) -> list[int]:
+        """Advance width of every glyph: those after the last full metric repeat its width."""
+        data = self.data
+        glyphs = struct.unpack_from(">H", data, self.tables[b"maxp"] + 4)[0]
+        full = struct.unpack_from(">H", data, self.tables[b"hhea"] + 34)[0]
+        advances = list(struct.unpack_from(f">{2 * full}H", data, self.tables[b"hmtx"])[::2])  # (width, bearing) pairs
+        return advances + [advances[-1]] * (glyphs - full)
+
+
+def _subtable(data: bytes, at: int):
+    """(character, glyph) pairs of a cmap subtable in format 0, 4, 6, 12 or 13; None for another format."""
+    fmt = struct.unpack_from(">H", data, at)[0]
+    if fmt == 0:
+        return enumerate(data[at + 6:at + 262])
+    if fmt == 6:
+        first, count = struct.unpack_from(">HH", data, at + 6)
+        return zip(range(first, first + count), struct.unpack_from(f">{count}H", data, at + 10))
+    if fmt == 4:
+        return _format4(data, at)
+    if fmt in (12, 13):
+        groups = struct.unpack_from(">I", data, at + 12)[0]
+        pairs = []
+        for g in range(groups):
+            start, end, glyph = struct.unpack_from(">III", data, at + 16 + 12 * g)
+            pairs += zip(range(start, end + 1), range(glyph, glyph + end - start + 1) if fmt == 12
+                         else [glyph] * (end - start + 1))
+        return pairs
+    return None
+
+
+def _format4(data: bytes, at: int) -> list[tuple[int, int]]:
+    """Segments of a BMP subtable: each maps a run of characters by a delta or through an array."""
+    segments = struct.unpack_from(">H", data, at + 6)[0] // 2
+    ends = struct.unpack_from(f">{segments}H", data, at + 14)
+    starts = struct.unpack_from(f">{segments}H", data, at + 16 + 2 * segments)
+    deltas = struct.unpack_from(f">{segments}h", data, at + 16 + 4 * segments)
+    range_at = at + 16 + 6 * segments
+    offsets = struct.unpack_from(f">{segments}H", data, range_at)
+    pairs = []
+    for i, (start, end, delta, offset) in enumerate(zip(starts, ends, deltas, offsets)):
+        if start == 0xFFFF:
+            continue
+        chars = range(start, end + 1)
+        if offset == 0:
+            pairs += ((c, (c + delta) & 0xFFFF) for c in chars)
+        else:  # the offset counts from this segment's own entry in the offsets array
+            array = struct.unpack_from(f">{len(chars)}H", data, range_at + 2 * i + offset)
+            pairs += ((c, (g + delta) & 0xFFFF if g else 0) for c, g in zip(chars, array))
+    return pairs
+
 
 @lru_cache(maxsize=32)
-def code_points(path: Path, mtime: float) -> frozenset[int]:
-    """The code points a TrueType file maps to glyphs (cached per file version)."""
-    with TTFont(str(path), lazy=True) as font:
-        return frozenset(font.getBestCmap() or ())
+def _read(path: Path, mtime: float) -> _TrueType:
+    return _TrueType(path)
 
 
-@lru_cache(maxsize=32)
-def _metrics(path: Path, mtime: float) -> tuple[dict[int, str], dict[str, int], int]:
-    with TTFont(str(path), lazy=True) as font:
-        return (dict(font.getBestCmap() or {}), {name: adv for name, (adv, _) in font["hmtx"].metrics.items()},
-                font["head"].unitsPerEm)
+def font(path: Path) -> _TrueType:
+    """The TrueType file at `path`, read once per version of the file."""
+    return _read(path, path.stat().st_mtime)
 
 
 def text_width(path: Path, text: str, size: float) -> float:
     """Points `text` takes in the TrueType file at `size` (no kerning: a slight overestimate)."""
-    cmap, advances, units = _metrics(path, path.stat().st_mtime)
-    notdef = advances.get(".notdef", units // 2)
-    return sum(advances.get(cmap.get(ord(ch), ".notdef"), notdef) for ch in text) * size / units
+    face = font(path)
+    cmap, advances = face.cmap, face.advances
+    return sum(advances[cmap.get(ord(ch), 0)] for ch in text) * size / face.units
 
 
 def drawable(theme: Theme) -> frozenset[int]:
     """Code points at least one of the theme's fonts can draw."""
     out: set[int] = set()
     for style in FONT_STYLES:
-        path = theme.font_file(style)
-        out |= code_points(path, path.stat().st_mtime)
+        out.update(font(theme.font_file(style)).cmap)
     return frozenset(out)
 
 
