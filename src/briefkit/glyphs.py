@@ -140,14 +140,11 @@ def missing_glyphs(content: Content, theme: Theme) -> list[BuildError]:
     found: list[BuildError] = []
     sources = (content.briefing, *content.sections.values(), *content.pillars)
     for source in sources:
-        seen: set[str] = set()
-        for number, line in enumerate(decode(Path(source.path), source.path).split("\n"), 1):
-            for ch in line:
-                if ch in seen or ord(ch) in fonts or _invisible(ch):
-                    continue
-                seen.add(ch)
-                found.append(BuildError(
-                    f"'{ch}' (U+{ord(ch):04X}) is in none of the theme's fonts ({names} and the files behind "
-                    "them): it would print as an empty box; use another character or set fonts that have it in theme.yaml",
-                    Origin(source.path, number), "warning"))
+        text = decode(Path(source.path), source.path)
+        missing = [ch for ch in set(text) if ord(ch) not in fonts and not _invisible(ch)]
+        for at, ch in sorted((text.index(ch), ch) for ch in missing):
+            found.append(BuildError(
+                f"'{ch}' (U+{ord(ch):04X}) is in none of the theme's fonts ({names} and the files behind "
+                "them): it would print as an empty box; use another character or set fonts that have it in theme.yaml",
+                Origin(source.path, text.count("\n", 0, at) + 1), "warning"))
     return found
