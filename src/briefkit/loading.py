@@ -501,7 +501,7 @@ def _refs(text: str, first_line: int, display: str) -> list[tuple[str, Origin]]:
     lines = text.split("\n")
     found = []
     for i, (line, in_code) in enumerate(zip(lines, _code_mask(lines))):
-        if in_code or _DEF.match(line):
+        if in_code or "^" not in line or _DEF.match(line):
             continue
         for m in _REF.finditer(_without_code_spans(line)):
             found.append((m.group(1), Origin(display, first_line + i)))
@@ -622,6 +622,8 @@ def _nesting(line: str) -> int:
 
 def _emphasis_run(line: str) -> int:
     """The length of a run of emphasis marks long enough to nest too deep (one touching text), or 0."""
+    if "*" not in line and "_" not in line:
+        return 0
     for m in _DELIMITER_RUN.finditer(line):
         before, after = line[m.start() - 1:m.start()], line[m.end():m.end() + 1]
         if before.strip() or after.strip():
@@ -645,6 +647,8 @@ class _Emphasis:
     def deepest(self, line: str) -> int:
         """How deep the deepest pair this line closes nests (0 when it closes none)."""
         deepest = 0
+        if "*" not in line and "_" not in line:
+            return deepest
         for m in _MARK_RUN.finditer(line):
             mark, before, after = m.group()[0], line[m.start() - 1:m.start()], line[m.end():m.end() + 1]
             if mark == "_" and before.isalnum() and after.isalnum():
@@ -699,6 +703,8 @@ def _brackets_problem(open_: tuple[int, int]) -> str | None:
 
 def _without_code_spans(line: str) -> str:
     """`line` without its code spans: each run of backticks closes at the next run as long (linear)."""
+    if "`" not in line:
+        return line
     runs = [m.span() for m in _BACKTICKS.finditer(line)]
     later: dict[int, list[int]] = {}
     for i in reversed(range(len(runs))):
