@@ -12,6 +12,7 @@ PATH. Our run and Pandoc's alternate, case by case, and the median of the repeat
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import re
 import shutil
@@ -190,6 +191,9 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=3, help="runs per case at 1x (fewer at larger scales)")
     args = p.parse_args()
     briefkit = str(Path(sys.executable).with_name("briefkit"))
+    # the package's bytecode written once, as installing a package does, even where the
+    # environment forbids each run writing it (PYTHONDONTWRITEBYTECODE)
+    compileall.compile_dir(ROOT / "src" / "briefkit", quiet=1)
     scales = [int(s) for s in args.scales.split(",")]
     pandoc, pandoc_version = find_pandoc()
     weasyprint = shutil.which("weasyprint", path=ENV["PATH"])

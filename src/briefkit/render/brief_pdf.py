@@ -6,8 +6,6 @@ import io
 import re
 from contextlib import nullcontext
 from dataclasses import dataclass
-
-import pyphen
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -28,6 +26,7 @@ from reportlab.platypus.tableofcontents import TableOfContents
 from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
                             address_pieces, block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
+from briefkit.render import hyphenation
 from briefkit.render.pdf_tags import Tags, TaggedBullet, finish
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
@@ -81,8 +80,8 @@ class _Styles:
 def hyphenator(language: str):
     """Hyphenation points by pyphen's dictionary for a language tag ('en-US'), three letters at
     least on either side of the break; '' (no hyphenation) when pyphen has no such dictionary."""
-    found = pyphen.language_fallback(language.replace("-", "_"))
-    return pyphen.Pyphen(lang=found, left=3, right=3).iterate if found else ""
+    found = hyphenation.hyphenator(language, left=3, right=3)
+    return found.iterate if found else ""
 
 
 def stylesheet(theme: Theme, language: str = "en-US") -> _Styles:

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pyphen
 
-_DIGITS = re.compile(r"\d")
 # what only pyphen's own reader handles: ^^hh characters, nonstandard hyphenation (ff=f), two digits in a row
-_SPECIAL = re.compile(r"\^\^|/|\d\d")
+_SPECIAL = re.compile(rb"\^\^|/|\d\d")
+_DIGITS = b"0123456789"
+# UTF-8 bytes to gaps: each character's first byte a ',', its other bytes (0x80-0xBF) gone, digits kept
+_GAPS = bytes(b if b in _DIGITS or b == ord("\n") else ord(",") for b in range(256))
+_CONTINUATION = bytes(range(0x80, 0xC0))
 _NOT_PATTERNS = ("%", "#", "LEFTHYPHENMIN", "RIGHTHYPHENMIN", "COMPOUNDLEFTHYPHENMIN", "COMPOUNDRIGHTHYPHENMIN")
 
 
@@ -24,20 +27,20 @@ def patterns(path: Path) -> dict[str, tuple[int, tuple[int, ...]]] | None:
     with path.open("rb") as f:
         encoding = f.readline().decode().strip()
     text = path.read_text("cp1251" if encoding.lower() == "microsoft-cp1251" else encoding)
+    lines = [line for line in map(str.strip, text.split("\n")[1:]) if line and not line.startswith(_NOT_PATTERNS)]
+    data = "\n".join(lines).encode()
+    if _SPECIAL.search(data):
+        return None
+    # all lines at once: the letters alone, and the break values alone, a 0 for each gap without a digit
+    letters = data.translate(None, _DIGITS).decode().split("\n")
+    gaps = b"\n" + data.translate(_GAPS, _CONTINUATION) + b"\n"
+    for empty, zero in ((b",,", b",0,"), (b",,", b",0,"), (b"\n,", b"\n0,"), (b",\n", b",0\n")):
+        gaps = gaps.replace(empty, zero)
+    values = gaps[1:-1].replace(b",", b"").decode().split("\n")
     table = {}
-    for line in text.split("\n")[1:]:
-        line = line.strip()
-        if not line or line.startswith(_NOT_PATTERNS):
-            continue
-        if _SPECIAL.search(line):
-            return None
-        values = {}  # letters before a digit -> the digit
-        for n, digit in enumerate(_DIGITS.finditer(line)):
-            if digit.group() != "0":
-                values[digit.start() - n] = int(digit.group())
-        if values:
-            first, last = min(values), max(values)
-            table[_DIGITS.sub("", line)] = first, tuple(values.get(i, 0) for i in range(first, last + 1))
+    for key, digits in zip(letters, values):
+        if marked := digits.strip("0"):
+            table[key] = len(digits) - len(digits.lstrip("0")), tuple(map(int, marked))
     return table
 
 
