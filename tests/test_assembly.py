@@ -67,3 +67,49 @@ def test_section_paragraphs_give_one_paragraph_per_section():
     assert section_paragraphs(text) == ("Intro first. Intro second.\n\nGrids first.[^a] More. An item. Another.\n\n"
                                         "Gas first.")
     assert section_paragraphs("One. Two.\n\nThree.\n") == "One. Two.\n\nThree."  # no headings: its paragraphs
+
+
+def test_compiled_templates_are_kept_between_runs_and_never_outlive_an_edit(tmp_path):
+    """A second run takes the compiled templates from the cache folder; an edited template is compiled again."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import docx
+
+    from conftest import CONTENT
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+
+    def memo_text() -> str:
+        subprocess.run([sys.executable, "-m", "briefkit", "build", "--content", str(CONTENT), "--templates",
+                        str(templates), "--out", str(tmp_path / "out"), "--format", "docx", "-q"], env=env, check=True)
+        return "\n".join(p.text for p in docx.Document(str(tmp_path / "out" / "memo.docx")).paragraphs)
+
+    assert "Executive Summary" in memo_text()
+    cached = sorted((tmp_path / "cache" / "briefkit" / "templates").iterdir())
+    assert cached  # the memo's template, compiled
+    memo = templates / "memo.md.j2"
+    memo.write_text(memo.read_text(encoding="utf-8").replace("# Executive Summary", "# Summary for Readers"),
+                    encoding="utf-8")
+    text = memo_text()
+    assert "Summary for Readers" in text and "Executive Summary" not in text
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_compiling(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import CONTENT
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    run = subprocess.run([sys.executable, "-m", "briefkit", "build", "--content", str(CONTENT), "--out",
+                          str(tmp_path / "out"), "--format", "docx", "-q"],
+                         env=dict(os.environ, XDG_CACHE_HOME=str(blocked)), capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == ""
+    assert (tmp_path / "out" / "memo.docx").stat().st_size > 10_000

@@ -10,7 +10,9 @@ lacks becomes a warning at that file's line, and so does a section no template p
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
 import traceback
 from collections.abc import Iterator, Mapping
@@ -20,6 +22,7 @@ from typing import Any
 
 import jinja2
 
+from briefkit import __version__
 from briefkit.errors import BuildError, Origin
 from briefkit.loading import SECTION_ROLES, Content, Source
 from briefkit.model import note_label
@@ -30,24 +33,51 @@ def _environment(templates: Templates) -> jinja2.Environment:
     return _environment_of(tuple(str(f.resolve()) for f in templates.folders))
 
 
+# how the templates are compiled: compiled code made under other settings is never reused
+_SETTINGS = dict(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                 trim_blocks=True, lstrip_blocks=True)
+
+
 @functools.lru_cache(maxsize=8)
 def _environment_of(folders: tuple[str, ...]) -> jinja2.Environment:
     """One environment per set of template folders and process: it compiles each template once,
     and again only when its file changes (jinja2's auto_reload), so `watch` does not recompile."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(list(folders)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(list(folders)), bytecode_cache=_CompiledTemplates.here(),
+                             **_SETTINGS)
     env.filters["roman"] = lambda n: note_label(int(n), "lower-roman").upper()
     env.filters["key_sentences"] = key_sentences
     env.filters["lead_ins"] = lead_ins
     env.filters["section_paragraphs"] = section_paragraphs
     env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
     return env
+
+
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Templates compiled once and kept in the user's cache folder, as Python keeps .pyc files
+    (compiling the deck's template takes longer than parsing a short briefing). An entry serves
+    only the same file, source, settings and versions; a cache that cannot be read or written
+    only costs the compiling."""
+
+    @classmethod
+    def here(cls) -> _CompiledTemplates | None:
+        try:
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        except RuntimeError:  # no home folder
+            return None
+        return cls(str(cache / "briefkit" / "templates"))
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        settings = f"{filename}\0briefkit {__version__}\0jinja2 {jinja2.__version__}\0{sorted(_SETTINGS.items(), key=str)}"
+        return super().get_cache_key(name, settings)
+
+    def load_bytecode(self, bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket) -> None:
+        with contextlib.suppress(OSError):
+            Path(self.directory).mkdir(parents=True, exist_ok=True)
+            super().dump_bytecode(bucket)
 
 
 _NOTE_REF = re.compile(r"\[\^[^\]\s]+\]")

@@ -190,6 +190,7 @@ class Parser:
                                                       _Extension(), SmartyExtension(substitutions=_SMART)])
         for name, priority in (("inline", 20), ("smarty", 6)):  # the priorities they register with
             md.treeprocessors.register(_QuickInlinePass(md, md.treeprocessors[name].inlinePatterns), name, priority)
+        md.serializer = lambda root: "<div></div>"  # the tree is what we read: its HTML would go unused
         self._image_root = image_root
         self._top: etree.Element = etree.Element("p")
 
