@@ -90,6 +90,7 @@ class Measure:
                        (False, True): theme.font_file("italic"), (True, True): theme.font_file("bold_italic")}
         self._fonts: dict[tuple[bool, bool], ImageFont.FreeTypeFont] = {}
         self._widths: dict[tuple[str, bool, bool], float] = {}  # per word: the same words recur
+        self._lines: dict[tuple[tuple[Run, ...], float, float], int] = {}  # a paragraph is tried in several boxes
 
     def _font(self, bold: bool, italic: bool) -> ImageFont.FreeTypeFont:
         key = (bold, italic)
@@ -111,6 +112,13 @@ class Measure:
     def lines(self, runs: tuple[Run, ...], size: float, width_pt: float) -> int:
         """How many lines the runs take when wrapped at spaces and at an address's zero width
         spaces (a word or piece longer than a line breaks anywhere)."""
+        key = (runs, size, width_pt)
+        found = self._lines.get(key)
+        if found is None:
+            found = self._lines[key] = self._count_lines(runs, size, width_pt)
+        return found
+
+    def _count_lines(self, runs: tuple[Run, ...], size: float, width_pt: float) -> int:
         lines, x = 1, 0.0
         for word, space in _words(runs, size, self):
             if word is None:  # explicit line break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -15,8 +16,10 @@ from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import XmlPart
-from docx.oxml import OxmlElement, parse_xml
-from docx.oxml.ns import nsdecls, qn
+from docx.oxml import parse_xml
+from docx.oxml.ns import NamespacePrefixedTag, nsdecls
+from docx.oxml.ns import qn as _qn
+from docx.oxml.parser import oxml_parser
 from docx.shared import Emu, Inches, Pt, RGBColor
 from docx.text.paragraph import Paragraph as WordParagraph
 
@@ -27,6 +30,21 @@ from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Ca
 from briefkit.glyphs import text_width
 from briefkit.stamp import build_time, fixed_zip
 from briefkit.theme import Theme
+
+qn = functools.lru_cache(maxsize=None)(_qn)
+
+
+@functools.lru_cache(maxsize=None)
+def _tag(prefixed: str) -> tuple[str, dict[str, str]]:
+    tag = NamespacePrefixedTag(prefixed)
+    return tag.clark_name, tag.nsmap
+
+
+def OxmlElement(prefixed: str, attrs: dict[str, str] | None = None):  # noqa: N802 (python-docx's name)
+    """python-docx's OxmlElement, the tag's name and namespace worked out once per tag."""
+    name, nsmap = _tag(prefixed)
+    return oxml_parser.makeelement(name, attrib=attrs, nsmap=nsmap)
+
 
 _WORD_NUMFMT = {"lower-roman": "lowerRoman", "arabic": "decimal"}
 TOC_LEVELS = 2  # headings the contents page lists
@@ -57,6 +75,7 @@ class _Writer:
         self.endnotes_part = self._add_endnotes_part()
         self._body_end = self.word.element.body.sectPr  # body paragraphs go before it
         self._style_ids: dict[str, str] = {}
+        self.text_width = self.text_height = 0  # the page's text area in EMU, once page_setup has set the page
 
     def _paragraph(self, container, style: str = "") -> WordParagraph:
         """`container.add_paragraph(style=...)` without python-docx's search of every style by name
@@ -139,6 +158,8 @@ class _Writer:
             section.page_width, section.page_height = Inches(8.5), Inches(11)
         section.top_margin, section.bottom_margin = Inches(t.page.margin_top), Inches(t.page.margin_bottom)
         section.left_margin, section.right_margin = Inches(t.page.margin_left), Inches(t.page.margin_right)
+        self.text_width = section.page_width - section.left_margin - section.right_margin
+        self.text_height = section.page_height - section.top_margin - section.bottom_margin
         section.different_first_page_header_footer = True
         fmt = _WORD_NUMFMT[self.doc.meta.endnote_style]
         pr = parse_xml(f'<w:endnotePr {nsdecls("w")}><w:numFmt w:val="{fmt}"/></w:endnotePr>')
@@ -189,10 +210,6 @@ class _Writer:
                 p.paragraph_format.space_before = Pt(before)
                 self._append(p._p, [Text(text)], _Fmt(bold=bold, colour=colour, size=size))
         self._paragraph(self.word).add_run().add_break(WD_BREAK.PAGE)
-
-    def _text_width(self) -> int:
-        section = self.word.sections[0]
-        return section.page_width - section.left_margin - section.right_margin
 
     def contents_page(self):
         """The contents heading and an empty paragraph where the entries go once headings are known."""
@@ -355,7 +372,7 @@ class _Writer:
             return
         rows = figure_rows(len(figures))
         # a value never breaks: all take the size at which the widest fits the narrowest card
-        card = Emu(self._text_width() // max(rows)).pt - 2 * 10 - 2 * 4.5  # padding and white sides
+        card = Emu(self.text_width // max(rows)).pt - 2 * 10 - 2 * 4.5  # padding and white sides
         widest = max(text_width(t.font_file("bold"), plain_text(f.value), t.size.figure) for f in figures)
         size = t.size.figure * min(1.0, card / widest) if widest else t.size.figure
         done = 0
@@ -381,9 +398,7 @@ class _Writer:
         self._paragraph(c)
 
     def _image(self, path: str, alt: str, c) -> None:
-        section = self.word.sections[0]
-        width = section.page_width - section.left_margin - section.right_margin
-        height = (section.page_height - section.top_margin - section.bottom_margin) * 0.9
+        width, height = self.text_width, self.text_height * 0.9
         from PIL import Image as PILImage
 
         with PILImage.open(path) as im:
