@@ -97,3 +97,32 @@ def test_a_section_parsed_once_is_reused_and_an_edit_is_parsed_afresh():
     assert len(parsing._PARSED) == 2
     second = parser.blocks("# A\n\nOne.\n\n# B\n\nTwo, edited.\n")
     assert second[:2] == first[:2] and second[3] != first[3] and len(parsing._PARSED) == 3
+
+
+def test_a_pattern_is_passed_by_only_on_texts_it_cannot_match():
+    """Each pattern's needs hold for its expression: on a text holding none of them, it finds nothing."""
+    import random
+
+    from briefkit.parsing import PATTERN_NEEDS
+    from conftest import CONTENT
+
+    md = Parser()._md
+    registries = [md.treeprocessors[name].inlinePatterns for name in ("inline", "smarty")]
+    patterns = {name: registry[name] for registry in registries for name in PATTERN_NEEDS if name in registry}
+    assert set(patterns) == set(PATTERN_NEEDS)  # every name still names a pattern of the parser
+
+    sample = ("Say `code` and \\* or [^a], [a link](https://example.org) ![a map](map.png) <https://a.org/b> "
+              "a break  \nwith *stress*, __strong__, https://example.org/x 'single' \"double\" wait... a---b a--b "
+              "the '90s 'tis \"'nested'\" '\"both\"' &nbsp;'x —'x –\"x [ref][] [short] ![ref][]")
+    rng = random.Random(11)
+    alphabet = "ab1 \n'\"`*_[]()!<>^.-—–&;#\\:/htps\x02\x03"
+    texts = [sample, *sample.split(" "), *(CONTENT / "trade.md").read_text(encoding="utf-8").split("\n\n")]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(40))) for _ in range(3000)]
+    for name, pattern in patterns.items():
+        needs = PATTERN_NEEDS[name]
+        assert any(pattern.compiled_re.search(t) for t in texts), name  # the sample exercises every pattern
+        for text in texts:
+            while any(need in text for need in needs):
+                for need in needs:
+                    text = text.replace(need, "")
+            assert pattern.compiled_re.search(text) is None, (name, text)

@@ -110,10 +110,21 @@ class _Capture(Treeprocessor):
         return root
 
 
+# Per pattern, one or two strings of which any text it can match holds one (tests/test_parsing.py
+# checks each against its expression); a pattern not named here is always tried
+PATTERN_NEEDS = {
+    "backtick": ("`",), "escape": ("\\",), "reference": ("[",), "link": ("[",), "image_link": ("![",),
+    "image_reference": ("![",), "short_reference": ("[",), "short_image_ref": ("![",), "autolink": ("<",),
+    "linebreak": ("  \n",), "em_strong": ("*", "_"), "noteref": ("[^",), "bare_url": ("http",),
+    "smarty-ellipses": ("...",), "smarty-em-dashes": ("---",), "smarty-en-dashes": ("--",),
+    **{f"smarty-quotes-{i}": ("'", '"') for i in range(15)},
+}
+
+
 class _QuickInlinePass(InlinePass):
     """Python-Markdown's inline pass (its own or smarty's), trying a pattern on a text only where
-    the pattern's expression occurs in it: the same tree, without the pass's bookkeeping for each
-    of the many patterns that cannot match (most of the parse's time)."""
+    the text holds what the pattern needs and its expression occurs: the same tree, without the
+    pass's bookkeeping for each of the many patterns that cannot match (most of the parse's time)."""
 
     def __init__(self, md, patterns) -> None:
         super().__init__(md)
@@ -121,7 +132,11 @@ class _QuickInlinePass(InlinePass):
         self._patterns: list = []
 
     def run(self, tree, ancestors=None):
-        self._patterns = list(self.inlinePatterns)  # in priority order, as indexing the registry gives them
+        needs = {id(self.inlinePatterns[name]): strings for name, strings in PATTERN_NEEDS.items()
+                 if name in self.inlinePatterns}
+        # in priority order, as indexing the registry gives them
+        self._patterns = [(pattern, *(needs.get(id(pattern), ("",)) * 2)[:2], isinstance(pattern, InlineProcessor))
+                          for pattern in self.inlinePatterns]
         return super().run(tree, ancestors)
 
     def _InlineProcessor__handleInline(self, data, patternIndex=0):  # noqa: N802 (overrides __handleInline)
@@ -129,8 +144,8 @@ class _QuickInlinePass(InlinePass):
             return data
         patterns, start = self._patterns, 0
         while patternIndex < len(patterns):
-            pattern = patterns[patternIndex]
-            if isinstance(pattern, InlineProcessor) and pattern.compiled_re.search(data, start) is None:
+            pattern, need, or_need, searchable = patterns[patternIndex]
+            if searchable and (need not in data and or_need not in data or pattern.compiled_re.search(data, start) is None):
                 matched, start = False, 0  # what applying it would have found
             else:
                 data, matched, start = self._InlineProcessor__applyPattern(pattern, data, patternIndex, start)
