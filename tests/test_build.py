@@ -14,9 +14,9 @@ import zipfile
 from pathlib import Path
 
 import pypdf
+import pytest
 
-
-from briefkit.build import formats_affected, watch
+from briefkit.build import RENDERERS, formats_affected, renderer, watch
 from briefkit.cli import main
 from conftest import CONTENT, TEMPLATES, pdf_renderer_raising, write
 
@@ -42,12 +42,29 @@ def test_two_builds_with_source_date_epoch_are_byte_identical(tmp_path, monkeypa
     assert _pdf_dates(first["brief.pdf"]) == {"D:20250101000000+00'00'"}
 
 
-def test_formats_rendered_side_by_side_are_the_bytes_rendered_in_turn(tmp_path, monkeypatch):
+@pytest.fixture(params=["renderers loaded", "renderers not yet imported"])
+def renderers(request, monkeypatch) -> str:
+    """Either state a build can start in: a first build makes its copies before preparing the
+    briefing (each imports its renderer meanwhile, then is sent its document), `watch` after."""
+    for fmt, (module, _) in RENDERERS.items():
+        if request.param == "renderers loaded":
+            renderer(fmt)
+        else:
+            monkeypatch.delitem(sys.modules, module, raising=False)
+    return request.param
+
+
+def _children() -> set[int]:
+    """This process's child processes (Linux)."""
+    return {int(pid) for task in Path("/proc/self/task").iterdir() for pid in (task / "children").read_text().split()}
+
+
+def test_formats_rendered_side_by_side_are_the_bytes_rendered_in_turn(tmp_path, monkeypatch, renderers):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
     assert _build(tmp_path / "a") == _build(tmp_path / "b", CONTENT, "--debug")  # --debug renders in turn
 
 
-def test_a_renderer_failing_in_its_own_process_is_reported_as_here(tmp_path, capsys, monkeypatch):
+def test_a_renderer_failing_in_its_own_process_is_reported_as_here(tmp_path, capsys, monkeypatch, renderers):
     pdf_renderer_raising(monkeypatch, ValueError("no pages"))
     out = tmp_path / "out"
     assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(out), "-q"]) == 1
@@ -56,7 +73,7 @@ def test_a_renderer_failing_in_its_own_process_is_reported_as_here(tmp_path, cap
     assert not out.exists()
 
 
-def test_a_mistake_found_while_rendering_side_by_side_is_its_one_line(tmp_path, capsys):
+def test_a_mistake_found_while_rendering_side_by_side_is_its_one_line(tmp_path, capsys, renderers):
     from pptx import Presentation
 
     templates = tmp_path / "templates"
@@ -67,6 +84,16 @@ def test_a_mistake_found_while_rendering_side_by_side_is_its_one_line(tmp_path, 
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"{templates}/reference.pptx: error: the reference deck's slides are 10 × 7.5 in")
     assert not out.exists()
+
+
+def test_copies_waiting_for_a_briefing_that_fails_are_stopped(tmp_path, content_copy, capsys, renderers):
+    trade = content_copy / "trade.md"
+    write(content_copy, "trade.md", trade.read_text(encoding="utf-8") + "\nA claim.[^nowhere]\n")
+    before = _children()
+    assert main(["build", "--content", str(content_copy), "--out", str(tmp_path / "out"), "-q"]) == 1
+    assert "[^nowhere]" in capsys.readouterr().err
+    assert _children() == before
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_briefing_date_fixes_the_bytes_by_default(tmp_path, content_copy, monkeypatch):

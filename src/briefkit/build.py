@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,23 +113,22 @@ def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False,
 
     A clean check therefore means the same build succeeds (barring the output folder itself).
     """
-    briefing = prepare(content_dir, template_dir, FORMATS, strict=strict)
-    render_all(briefing, FORMATS, side_by_side=side_by_side)
+    briefing, _ = prepare_and_render(lambda: prepare(content_dir, template_dir, FORMATS, strict=strict), FORMATS,
+                                     side_by_side=side_by_side)
     return briefing
 
 
+# each format's renderer, imported only when that format is built
+RENDERERS = {"docx": ("briefkit.render.memo_docx", "render_memo"), "pdf": ("briefkit.render.brief_pdf", "render_brief"),
+             "pptx": ("briefkit.render.deck_pptx", "render_deck")}
+
+
 def renderer(fmt: str) -> Callable[[Document, Theme], bytes]:
-    """The render function for a format, imported only when that format is built."""
-    if fmt == "docx":
-        from briefkit.render.memo_docx import render_memo
-        return render_memo
-    if fmt == "pdf":
-        from briefkit.render.brief_pdf import render_brief
-        return render_brief
-    if fmt == "pptx":
-        from briefkit.render.deck_pptx import render_deck
-        return render_deck
-    raise BuildError(f"unknown format '{fmt}'")
+    """The render function for a format."""
+    if fmt not in RENDERERS:
+        raise BuildError(f"unknown format '{fmt}'")
+    module, name = RENDERERS[fmt]
+    return getattr(importlib.import_module(module), name)
 
 
 def render(briefing: Briefing, fmt: str) -> bytes:
@@ -140,64 +142,138 @@ def _timed(briefing: Briefing, fmt: str) -> tuple[bytes, float]:
     return data, time.perf_counter() - start
 
 
-def render_all(briefing: Briefing, formats: tuple[str, ...], *, side_by_side: bool = True) -> list[tuple[bytes, float]]:
-    """Each format's bytes and render seconds, in the order given.
+def prepare_and_render(prepare_it: Callable[[], Briefing], formats: tuple[str, ...], *,
+                       side_by_side: bool = True) -> tuple[Briefing, list[tuple[bytes, float]]]:
+    """The briefing `prepare_it` makes, and each format's bytes and render seconds, in the order given.
 
     The renderers are independent and single-threaded, so where the system can fork, each runs in
-    a copy of this process, side by side on the machine's cores; a copy that fails unexpectedly
-    is run again here, so that its error and traceback are the real ones.
+    a copy of this process, side by side on the machine's cores. While this process has yet to
+    import a renderer, the copies are made first: each imports its renderer while this process
+    prepares the briefing, then is sent its document. Once the renderers are loaded (`watch`), the
+    copies are made after, and share the briefing as it is. A copy that fails unexpectedly is run
+    again here, so that its error and traceback are the real ones.
     """
-    if not side_by_side or len(formats) < 2 or not hasattr(os, "fork"):
-        return [_timed(briefing, fmt) for fmt in formats]
-    children = []
+    loaded = all(RENDERERS[fmt][0] in sys.modules for fmt in formats if fmt in RENDERERS)
+    if not side_by_side or not hasattr(os, "fork") or (loaded and len(formats) < 2):
+        briefing = prepare_it()
+        return briefing, [_timed(briefing, fmt) for fmt in formats]
+    copies: list[_Copy] = []
     try:
-        for fmt in formats:
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the copy: render, send the result, and leave without the parent's clean-up
-                os.close(read)
-                try:
-                    result = ("ok", _timed(briefing, fmt))
-                except (BuildError, BuildErrors) as e:
-                    result = ("error", e)
-                except BaseException:  # noqa: BLE001 (rendered again in the parent, which reports it)
-                    result = ("again", None)
-                with os.fdopen(write, "wb") as pipe:
-                    pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                os._exit(0)
-            os.close(write)
-            children.append((pid, read))
-        results = []
-        while children:
-            pid, read = children[0]
-            with os.fdopen(read, "rb") as pipe:
-                data = pipe.read()
-            os.waitpid(pid, 0)
-            children.pop(0)
-            results.append(pickle.loads(data) if data else ("again", None))
+        if loaded:
+            briefing = prepare_it()
+            for fmt in formats:
+                copies.append(_Copy(lambda fmt=fmt: _timed(briefing, fmt), copies))
+        else:
+            for fmt in formats:
+                copies.append(_Copy.sent_its_document(fmt, copies))
+            briefing = prepare_it()
+            sent = {template: pickle.dumps((document, briefing.theme), protocol=pickle.HIGHEST_PROTOCOL)
+                    for template, document in briefing.documents.items()}
+            for fmt, copy in zip(formats, copies):
+                copy.send(sent[DELIVERABLES[fmt].template])
+        results = [copy.result() for copy in copies]
     finally:
-        for pid, read in children:  # interrupted: the copies still running are stopped
-            with contextlib.suppress(OSError):
-                os.close(read)
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        for copy in copies:  # interrupted, or the briefing failed: the copies still running are stopped
+            copy.stop()
     out = []
     for fmt, (status, value) in zip(formats, results):
         if status == "error":
             raise value
         out.append(value if status == "ok" else _timed(briefing, fmt))
-    return out
+    return briefing, out
+
+
+class _Copy:
+    """A copy of this process that does one piece of work and sends back its result:
+    ("ok", value), ("error", a BuildError or BuildErrors) or ("again", None) for anything else.
+
+    `work` gets the read end of the copy's input pipe, when it has one (`with_input`)."""
+
+    def __init__(self, work: Callable[..., object], others: list[_Copy], with_input: bool = False) -> None:
+        read, write = os.pipe()
+        input_read, self._input = os.pipe() if with_input else (None, None)
+        self._sender: threading.Thread | None = None
+        self.pid = os.fork()
+        if self.pid == 0:  # the copy: work, send the result, and leave without the parent's clean-up
+            for other in others:  # their pipes are none of this copy's
+                other.close()
+            os.close(read)
+            try:
+                if with_input:
+                    os.close(self._input)
+                    result = ("ok", work(input_read))
+                else:
+                    result = ("ok", work())
+            except (BuildError, BuildErrors) as e:
+                result = ("error", e)
+            except BaseException:  # noqa: BLE001 (rendered again in the parent, which reports it)
+                result = ("again", None)
+            with os.fdopen(write, "wb") as pipe:
+                pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            os._exit(0)
+        os.close(write)
+        if with_input:
+            os.close(input_read)
+        self._read: int | None = read
+
+    @classmethod
+    def sent_its_document(cls, fmt: str, others: list[_Copy]) -> _Copy:
+        """A copy that imports the format's renderer, then renders the (document, theme) it is sent."""
+        def work(input_read: int) -> tuple[bytes, float]:
+            render_format = renderer(fmt)
+            with os.fdopen(input_read, "rb") as pipe:
+                document, theme = pickle.load(pipe)
+            start = time.perf_counter()
+            data = render_format(document, theme)
+            return data, time.perf_counter() - start
+
+        return cls(work, others, with_input=True)
+
+    def send(self, data: bytes) -> None:
+        """Write `data` to the copy's input beside this process's other work: a pipe holds little,
+        and the copy reads once its renderer is imported."""
+        fd, self._input = self._input, None  # the writer closes it
+
+        def write() -> None:
+            with contextlib.suppress(OSError), os.fdopen(fd, "wb") as pipe:  # a copy gone is seen by result()
+                pipe.write(data)
+        self._sender = threading.Thread(target=write, daemon=True)
+        self._sender.start()
+
+    def result(self) -> tuple[str, object]:
+        with os.fdopen(self._read, "rb") as pipe:
+            self._read = None
+            data = pipe.read()
+        os.waitpid(self.pid, 0)
+        self.pid = 0
+        if self._sender:
+            self._sender.join()
+        return pickle.loads(data) if data else ("again", None)
+
+    def close(self) -> None:
+        """This process's ends of the copy's pipes closed."""
+        for fd in (self._read, self._input):
+            if fd is not None:
+                os.close(fd)
+        self._read = self._input = None
+
+    def stop(self) -> None:
+        if self.pid:
+            self.close()
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
 
 
 def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: tuple[str, ...], *,
           strict: bool = False, on_built: Callable[[Built], None] | None = None,
           on_warning: Callable[[BuildError], None] | None = None, side_by_side: bool = True) -> list[Built]:
     """Render every requested format first, then write them all: a failure writes nothing."""
-    briefing = prepare(content_dir, template_dir, formats, strict=strict)
+    briefing, rendered = prepare_and_render(lambda: prepare(content_dir, template_dir, formats, strict=strict), formats,
+                                            side_by_side=side_by_side)
     for warning in briefing.warnings:
         if on_warning:
             on_warning(warning)
-    rendered = render_all(briefing, formats, side_by_side=side_by_side)
     built = [Built(Path(out_dir) / DELIVERABLES[fmt].filename, len(data), seconds)
              for fmt, (data, seconds) in zip(formats, rendered)]
     write_all({b.path: data for b, (data, _) in zip(built, rendered)})
@@ -228,10 +304,10 @@ def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, stric
            side_by_side: bool = True) -> Built:
     """`<out>/dist/<slug>.zip`: the three deliverables, SHA256SUMS and manifest.json."""
     start = time.perf_counter()
-    briefing = prepare(content_dir, template_dir, FORMATS, strict=strict)
+    briefing, rendered = prepare_and_render(lambda: prepare(content_dir, template_dir, FORMATS, strict=strict), FORMATS,
+                                            side_by_side=side_by_side)
     meta = briefing.documents[MEMO_TEMPLATE].meta
-    files = {f"{meta.slug}-{DELIVERABLES[fmt].filename}": data
-             for fmt, (data, _) in zip(FORMATS, render_all(briefing, FORMATS, side_by_side=side_by_side))}
+    files = {f"{meta.slug}-{DELIVERABLES[fmt].filename}": data for fmt, (data, _) in zip(FORMATS, rendered)}
     when = build_time(meta)
     from importlib import metadata  # only the bundle names the renderers' versions
 
