@@ -28,37 +28,37 @@ class _TrueType:
     """The tables of a TrueType file that say which glyph draws a character and how wide it is."""
 
     def __init__(self, path: Path) -> None:
-        self.data = data = path.read_bytes()
+        data = path.read_bytes()
         try:
             count = struct.unpack_from(">H", data, 4)[0]
-            self.tables = {tag: offset for tag, _, offset, _ in
-                           (struct.unpack_from(">4sIII", data, 12 + 16 * i) for i in range(count))}
-            self.cmap = self._cmap()
-            self.units = struct.unpack_from(">H", data, self.tables[b"head"] + 18)[0]
-            self.advances = self._advances()
+            tables = {tag: offset for tag, _, offset, _ in
+                      (struct.unpack_from(">4sIII", data, 12 + 16 * i) for i in range(count))}
+            self.cmap = _cmap(data, tables[b"cmap"])
+            self.units = struct.unpack_from(">H", data, tables[b"head"] + 18)[0]
+            self.advances = _advances(data, tables)
         except (struct.error, KeyError) as e:
             raise BuildError(f"font file '{path}' is not a TrueType font this can read ({e})") from None
 
-    def _cmap(self) -> dict[int, int]:
-        """Character -> glyph index from the best Unicode subtable (characters on glyph 0 left out)."""
-        data, base = self.data, self.tables[b"cmap"]
-        count = struct.unpack_from(">H", data, base + 2)[0]
-        subtables = {}
-        for i in range(count):
-            platform, encoding, offset = struct.unpack_from(">HHI", data, base + 4 + 8 * i)
-            subtables.setdefault((platform, encoding), base + offset)
-        for key in CMAP_PREFERENCE:
-            if key in subtables and (found := _subtable(data, subtables[key])) is not None:
-                return {char: glyph for char, glyph in found if glyph}
-        return {}
 
-    def _advances(self) -> list[int]:
-        """Advance width of every glyph: those after the last full metric repeat its width."""
-        data = self.data
-        glyphs = struct.unpack_from(">H", data, self.tables[b"maxp"] + 4)[0]
-        full = struct.unpack_from(">H", data, self.tables[b"hhea"] + 34)[0]
-        advances = list(struct.unpack_from(f">{2 * full}H", data, self.tables[b"hmtx"])[::2])  # (width, bearing) pairs
-        return advances + [advances[-1]] * (glyphs - full)
+def _cmap(data: bytes, base: int) -> dict[int, int]:
+    """Character -> glyph index from the best Unicode subtable (characters on glyph 0 left out)."""
+    count = struct.unpack_from(">H", data, base + 2)[0]
+    subtables = {}
+    for i in range(count):
+        platform, encoding, offset = struct.unpack_from(">HHI", data, base + 4 + 8 * i)
+        subtables.setdefault((platform, encoding), base + offset)
+    for key in CMAP_PREFERENCE:
+        if key in subtables and (found := _subtable(data, subtables[key])) is not None:
+            return {char: glyph for char, glyph in found if glyph}
+    return {}
+
+
+def _advances(data: bytes, tables: dict[bytes, int]) -> list[int]:
+    """Advance width of every glyph: those after the last full metric repeat its width."""
+    glyphs = struct.unpack_from(">H", data, tables[b"maxp"] + 4)[0]
+    full = struct.unpack_from(">H", data, tables[b"hhea"] + 34)[0]
+    advances = list(struct.unpack_from(f">{2 * full}H", data, tables[b"hmtx"])[::2])  # (width, bearing) pairs
+    return advances + [advances[-1]] * (glyphs - full)
 
 
 def _subtable(data: bytes, at: int):
