@@ -113,8 +113,7 @@ def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False,
 
     A clean check therefore means the same build succeeds (barring the output folder itself).
     """
-    briefing, _ = prepare_and_render(lambda: prepare(content_dir, template_dir, FORMATS, strict=strict), FORMATS,
-                                     side_by_side=side_by_side)
+    briefing, _ = prepare_and_render(content_dir, template_dir, FORMATS, strict=strict, side_by_side=side_by_side)
     return briefing
 
 
@@ -142,17 +141,21 @@ def _timed(briefing: Briefing, fmt: str) -> tuple[bytes, float]:
     return data, time.perf_counter() - start
 
 
-def prepare_and_render(prepare_it: Callable[[], Briefing], formats: tuple[str, ...], *,
+def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tuple[str, ...], *, strict: bool = False,
                        side_by_side: bool = True) -> tuple[Briefing, list[tuple[bytes, float]]]:
-    """The briefing `prepare_it` makes, and each format's bytes and render seconds, in the order given.
+    """The prepared briefing, and each format's bytes and render seconds, in the order given.
 
     The renderers are independent and single-threaded, so where the system can fork, each runs in
     a copy of this process, side by side on the machine's cores. While this process has yet to
-    import a renderer, the copies are made first: each imports its renderer while this process
-    prepares the briefing, then is sent its document. Once the renderers are loaded (`watch`), the
+    import a renderer, the copies are made first: each imports its renderer (and loads what its
+    `warm_up` loads from the theme) while this process prepares the briefing, then is sent its
+    document. Once the renderers are loaded (`watch`), the
     copies are made after, and share the briefing as it is. A copy that fails unexpectedly is run
     again here, so that its error and traceback are the real ones.
     """
+    def prepare_it() -> Briefing:
+        return prepare(content_dir, template_dir, formats, strict=strict)
+
     loaded = all(RENDERERS[fmt][0] in sys.modules for fmt in formats if fmt in RENDERERS)
     if not side_by_side or not hasattr(os, "fork") or (loaded and len(formats) < 2):
         briefing = prepare_it()
@@ -165,7 +168,7 @@ def prepare_and_render(prepare_it: Callable[[], Briefing], formats: tuple[str, .
                 copies.append(_Copy(lambda fmt=fmt: _timed(briefing, fmt), copies))
         else:
             for fmt in formats:
-                copies.append(_Copy.sent_its_document(fmt, copies))
+                copies.append(_Copy.sent_its_document(fmt, template_dir, copies))
             briefing = prepare_it()
             sent = {template: pickle.dumps((document, briefing.theme), protocol=pickle.HIGHEST_PROTOCOL)
                     for template, document in briefing.documents.items()}
@@ -217,10 +220,13 @@ class _Copy:
         self._read: int | None = read
 
     @classmethod
-    def sent_its_document(cls, fmt: str, others: list[_Copy]) -> _Copy:
+    def sent_its_document(cls, fmt: str, template_dir: Path | None, others: list[_Copy]) -> _Copy:
         """A copy that imports the format's renderer, then renders the (document, theme) it is sent."""
         def work(input_read: int) -> tuple[bytes, float]:
             render_format = renderer(fmt)
+            if warm_up := getattr(sys.modules.get(RENDERERS[fmt][0]), "warm_up", None):
+                with contextlib.suppress(Exception):  # a theme that fails is reported by the preparing process
+                    warm_up(load_theme(Templates.of(template_dir)))
             with os.fdopen(input_read, "rb") as pipe:
                 document, theme = pickle.load(pipe)
             start = time.perf_counter()
@@ -269,8 +275,7 @@ def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: 
           strict: bool = False, on_built: Callable[[Built], None] | None = None,
           on_warning: Callable[[BuildError], None] | None = None, side_by_side: bool = True) -> list[Built]:
     """Render every requested format first, then write them all: a failure writes nothing."""
-    briefing, rendered = prepare_and_render(lambda: prepare(content_dir, template_dir, formats, strict=strict), formats,
-                                            side_by_side=side_by_side)
+    briefing, rendered = prepare_and_render(content_dir, template_dir, formats, strict=strict, side_by_side=side_by_side)
     for warning in briefing.warnings:
         if on_warning:
             on_warning(warning)
@@ -304,8 +309,7 @@ def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, stric
            side_by_side: bool = True) -> Built:
     """`<out>/dist/<slug>.zip`: the three deliverables, SHA256SUMS and manifest.json."""
     start = time.perf_counter()
-    briefing, rendered = prepare_and_render(lambda: prepare(content_dir, template_dir, FORMATS, strict=strict), FORMATS,
-                                            side_by_side=side_by_side)
+    briefing, rendered = prepare_and_render(content_dir, template_dir, FORMATS, strict=strict, side_by_side=side_by_side)
     meta = briefing.documents[MEMO_TEMPLATE].meta
     files = {f"{meta.slug}-{DELIVERABLES[fmt].filename}": data for fmt, (data, _) in zip(FORMATS, rendered)}
     when = build_time(meta)

@@ -53,6 +53,11 @@ def _register_fonts(theme: Theme) -> None:
     pdfmetrics.registerFontFamily(MONO, normal=MONO, bold=MONO, italic=MONO, boldItalic=MONO)
 
 
+def warm_up(theme: Theme) -> None:
+    """What a render loads first, loaded before its document is known: the theme's fonts."""
+    _register_fonts(theme)
+
+
 def _hex(value: str) -> colors.Color:
     return colors.HexColor("#" + value)
 
