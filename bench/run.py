@@ -126,6 +126,7 @@ def stage_times(content: Path, templates: Path | None) -> dict[str, float]:
     from briefkit import build
     from briefkit.assembly import assemble
     from briefkit.loading import load_content
+    from briefkit import parsing
     from briefkit.parsing import Parser
     from briefkit.templates import Templates
 
@@ -145,9 +146,10 @@ def stage_times(content: Path, templates: Path | None) -> dict[str, float]:
     parser = Parser(image_root=content)
     for text in texts:
         timed("parse", parser.document, text, build.meta_of(loaded))
+    parsing._PARSED.clear()  # prepare parses again, so that what it does beyond the stages above shows
     start = time.perf_counter()
     briefing = build.prepare(content, templates, FORMATS)
-    times["notes, theme"] = max(0.0, time.perf_counter() - start - sum(times.values()))
+    times["notes, glyphs, theme"] = max(0.0, time.perf_counter() - start - sum(times.values()))
     for fmt in FORMATS:
         timed(f"render {fmt}", build.render, briefing, fmt)
     return times
