@@ -36,7 +36,9 @@ def stamped_zip(entries: dict[str, bytes], when: dt.datetime) -> bytes:
     return out.getvalue()
 
 
-def fixed_zip(data: bytes, when: dt.datetime) -> bytes:
-    """Re-pack an Office file with every zip entry dated `when`."""
-    with zipfile.ZipFile(io.BytesIO(data)) as src:
-        return stamped_zip({e.filename: src.read(e.filename) for e in src.infolist()}, when)
+class PackageFiles(dict):
+    """An Office package's files by name, in the order its library's package writer writes them
+    (it writes them here instead of into a compressed zip): stamped_zip then compresses them once."""
+
+    def write(self, uri, blob: bytes) -> None:
+        self[uri.membername] = blob

@@ -30,7 +30,7 @@ from briefkit.errors import BuildError, Origin
 from briefkit.model import Document
 from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
                                        SLIDE_W, Box, Measure, Para, Run, Slide, foot_box, plan_deck, runs_of, title_box)
-from briefkit.stamp import build_time, stamped_zip
+from briefkit.stamp import PackageFiles, build_time, stamped_zip
 from briefkit.templates import DEFAULTS
 from briefkit.theme import Theme
 
@@ -420,17 +420,9 @@ class _NotesSlidePart(_WrittenOnce, NotesSlidePart):
     pass
 
 
-class _Files(dict):
-    """A package's files by name, in the order python-pptx's package writer writes them."""
-
-    def write(self, uri: PackURI, blob: bytes) -> None:
-        self[uri.membername] = blob
-
-
-def _package_files(package) -> _Files:
-    """What Presentation.save writes, as python-pptx's package writer writes it, into a dict instead
-    of a compressed zip: the deck is compressed once, by stamped_zip, which also dates its entries."""
-    files = _Files()
+def _package_files(package) -> PackageFiles:
+    """What Presentation.save writes, as python-pptx's package writer writes it."""
+    files = PackageFiles()
     writer = PackageWriter(files, package._rels, tuple(package.iter_parts()))
     writer._write_content_types_stream(files)
     writer._write_pkg_rels(files)

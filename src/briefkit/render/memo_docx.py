@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import math
 import re
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
 from docx.opc.part import XmlPart
+from docx.opc.pkgwriter import PackageWriter
 from docx.oxml import parse_xml
 from docx.oxml.ns import NamespacePrefixedTag, nsdecls
 from docx.oxml.ns import qn as _qn
@@ -28,7 +28,7 @@ from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Ca
                             Strong, Table, Text, address_pieces, block_text, cites_next, figure_rows, key_figures,
                             note_label, plain_text)
 from briefkit.glyphs import text_width
-from briefkit.stamp import build_time, fixed_zip
+from briefkit.stamp import PackageFiles, build_time, stamped_zip
 from briefkit.theme import Theme
 
 qn = functools.lru_cache(maxsize=None)(_qn)
@@ -533,9 +533,19 @@ class _Writer:
             heading.paragraph_format.page_break_before = True
         self.endnotes(self.doc.endnotes)
         _drop_thumbnail(self.word)
-        buf = io.BytesIO()
-        self.word.save(buf)
-        return fixed_zip(buf.getvalue(), build_time(self.doc.meta))
+        return stamped_zip(_package_files(self.word.part.package), build_time(self.doc.meta))
+
+
+def _package_files(package) -> PackageFiles:
+    """What Document.save writes, as python-docx's package writer writes it."""
+    parts = package.parts
+    for part in parts:
+        part.before_marshal()
+    files = PackageFiles()
+    PackageWriter._write_content_types_stream(files, parts)
+    PackageWriter._write_pkg_rels(files, package.rels)
+    PackageWriter._write_parts(files, parts)
+    return files
 
 
 def render_memo(doc: Document, theme: Theme) -> bytes:
