@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Iterator
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
@@ -20,14 +22,14 @@ from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, HRFlowabl
                                 ListItem, NextPageTemplate, PageBreak, PageTemplate, Paragraph as RLParagraph,
                                 Preformatted, Spacer, Table as RLTable, TableStyle)
 from reportlab.platypus import Image as RLImage
-from reportlab.platypus.paragraph import _getFragWords, _processed_frags
+from reportlab.platypus.paragraph import _getFragWords, _processed_frags, cleanBlockQuotedText
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
-                            Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
+                            Image, Inline, LineBreak, Link, Meta, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
                             address_pieces, block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
 from briefkit.render import hyphenation
-from briefkit.render.pdf_tags import Tags, TaggedBullet, finish
+from briefkit.render.pdf_tags import Tags, TaggedBullet, write_pdf
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
 
@@ -431,12 +433,27 @@ class _Paragraph(RLParagraph):
     ADDRESS_BREAK in the markup marks where a line may break inside an address: the paragraph
     is held as reportlab's words (as a split paragraph's second part is), with a word boundary
     and no space at each mark, and the mark itself is never drawn. A piece of an address wider
-    than a whole line breaks before a '%' (an escape such as '%20' stays whole), only then anywhere."""
+    than a whole line breaks before a '%' (an escape such as '%20' stays whole), only then anywhere.
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    The markup is parsed when the paragraph is first used: the story waits for layout light,
+    and a paragraph is parsed shortly before it is laid out and let go once drawn."""
+
+    def __init__(self, text, style, bulletText=None, frags=None):  # noqa: N803 (reportlab's names)
+        if frags is not None:  # a part of a split paragraph, made of the whole's words
+            super().__init__(text, style, bulletText, frags)
+            return
+        self.style, self._markup, self._bullet = style, text, bulletText
+        self.caseSensitive, self.encoding = 1, "utf8"
+
+    def __getattr__(self, name):
+        """Only for an attribute not set yet: parse the markup, if not done, and look again."""
+        if "_markup" not in self.__dict__:
+            raise AttributeError(name)
+        markup, bullet = self.__dict__.pop("_markup"), self.__dict__.pop("_bullet")
+        self._setup(markup, self.style, bullet or getattr(self.style, "bulletText", None), None, cleanBlockQuotedText)
         if not _processed_frags(self.frags) and any(ADDRESS_BREAK in getattr(f, "text", "") for f in self.frags):
             self.frags = _words_broken_at_marks(self.frags)
+        return getattr(self, name)
 
     def wrap(self, availWidth, availHeight):  # noqa: N802 (reportlab's names)
         # platypus asks again at the same width (keep rules, splits, the frame): the lines stand
@@ -651,6 +668,17 @@ def _page_form(key: str) -> str:
     return f"page-of-{key}"
 
 
+@contextmanager
+def _flate_only() -> Iterator[None]:
+    """Streams compressed with Flate alone: reportlab's default adds ASCII85, a quarter more bytes."""
+    saved, rl_config.useA85 = rl_config.useA85, 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = saved
+
+
+@_flate_only()
 def render_brief(doc: Document, theme: Theme) -> bytes:
     """Lay the brief out in one pass: the contents page is sized from the headings before layout,
     and its page numbers and each page's "Page N of M" are forms written after the last page.
@@ -724,22 +752,24 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
                       topPadding=0, bottomPadding=0)
         template.addPageTemplates([PageTemplate(id="cover", frames=[frame], onPage=furniture),
                                    PageTemplate(id="body", frames=[frame], onPage=furniture)])
-        template.build(story(brief, toc), canvasmaker=_stamped_canvas(build_time(m), brief.tags))
+        template.build(story(brief, toc), canvasmaker=_stamped_canvas(m, brief.tags))
         drawn = [(level, title, 0, key) for level, title, _, key in toc._entries]
         if drawn == toc._lastEntries:
             break
         entries = drawn  # a heading foreseen was not drawn where expected: lay out again with what was
     toc.write_pages(template.canv)
     page_numbers(template.canv, template.page)
-    template.canv.save()
-    return finish(out.getvalue(), brief.tags, title=m.title, lang=m.language)
+    template.canv.save()  # written with the structure tree (see write_pdf)
+    return out.getvalue()
 
 
-def _stamped_canvas(when, tags: Tags):
+def _stamped_canvas(meta: Meta, tags: Tags):
     """Open with the outline shown; dates from the build's timestamp (invariant mode fixes the rest).
 
-    Each link annotation is recorded with the structure node being drawn when it is made.
+    Each link annotation is recorded with the structure node being drawn when it is made, and
+    the document is saved with its structure tree.
     """
+    when = build_time(meta)
 
     class StampedCanvas(Canvas):
         def __init__(self, *args, **kw):
@@ -749,12 +779,16 @@ def _stamped_canvas(when, tags: Tags):
             self.setDateFormatter(lambda *_: when.strftime("D:%Y%m%d%H%M%S+00'00'"))
 
         def linkRect(self, contents, destinationname, *args, **kw):  # noqa: N802 (reportlab's names)
+            super().linkRect(contents, destinationname, *args, **kw)
             self.tags.annotation(self, destinationname)
-            return super().linkRect(contents, destinationname, *args, **kw)
 
         def linkURL(self, url, *args, **kw):  # noqa: N802
+            super().linkURL(url, *args, **kw)
             self.tags.annotation(self, url)
-            return super().linkURL(url, *args, **kw)
+
+        def save(self):
+            self._doc.format = lambda: write_pdf(self._doc, tags, title=meta.title, lang=meta.language)
+            super().save()
 
     return StampedCanvas
 

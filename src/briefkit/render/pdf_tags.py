@@ -4,20 +4,21 @@ During layout every leaf flowable is wrapped in `Tagged`, which opens a marked-c
 with the next MCID of its page (`/P <</MCID 3>> BDC ... EMC`) and records that MCID on its
 structure node; page furniture, rules and table backgrounds and grids are drawn as artifacts.
 The structure nodes are made while the brief walks the document model, so the tree follows the
-model. `finish` then writes the tree into the PDF with pikepdf: StructTreeRoot, ParentTree,
+model. `write_pdf` then writes reportlab's document with the tree: StructTreeRoot, ParentTree,
 StructParents, link annotations as OBJR under Link elements, MarkInfo, Lang, XMP metadata.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 from xml.sax.saxutils import escape
 
-import pikepdf
-from pikepdf import Array, Dictionary, Name, String
+from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFDocument, PDFName, PDFStream, PDFString
+from reportlab.pdfbase.pdfdoc import format as pdf_format
 from reportlab.platypus import Flowable
 from reportlab.platypus.flowables import cdeepcopy
 
@@ -47,7 +48,7 @@ class _Content:
 @dataclass(frozen=True, slots=True)
 class _Annotation:
     page: int
-    index: int
+    name: str  # reportlab's name for it
     target: str  # a URL or an anchor name
 
 
@@ -62,7 +63,6 @@ class Tags:
         self._parent = self.root
         self._stack: list[Node | None] = []  # open marked-content sequences (None: an artifact)
         self._mcids: dict[int, int] = {}  # page -> next MCID
-        self._annots: dict[int, int] = {}  # page -> annotations so far
         # link target (URL or anchor name) -> what it leads to; complete only after the pass, as the
         # contents page links to headings laid out later
         self.descriptions: dict[str, str] = {}
@@ -118,11 +118,9 @@ class Tags:
         self._stack.pop()
 
     def annotation(self, canv, target: str) -> None:
-        """A link annotation is being added to the page: it belongs to the node being drawn."""
-        page = canv.getPageNumber()
-        index = self._annots.get(page, 0)
-        self._annots[page] = index + 1
-        link = Node("Link", kids=[_Annotation(page, index, target.removeprefix("#"))])
+        """A link annotation was just added to the page: it belongs to the node being drawn."""
+        link = Node("Link", kids=[_Annotation(canv.getPageNumber(), canv._annotationrefs[-1].name,
+                                              target.removeprefix("#"))])
         owner = self._open or self.root
         owner.kids.append(Node("Reference", kids=[link]) if target.startswith("note-") else link)
 
@@ -213,62 +211,177 @@ class TaggedBullet:
             self.tags.end(canv)
 
 
-# writing the tree into the PDF --------------------------------------------------------
+# writing the PDF with its tree -------------------------------------------------------
+
+OBJECTS_PER_STREAM = 100  # as qpdf packs them (at most 256: an index is one byte)
 
 
-def finish(data: bytes, tags: Tags, *, title: str, lang: str) -> bytes:
-    """The PDF with its structure tree, ParentTree, link descriptions and PDF/UA identification."""
-    pdf = pikepdf.open(io.BytesIO(data))
-    pages = list(pdf.pages)
-    by_page: dict[int, dict[int, pikepdf.Object]] = {}  # page -> MCID -> its element
-    annots: list[pikepdf.Object] = []  # elements owning annotations, keyed after the pages
+def write_pdf(doc: PDFDocument, tags: Tags, *, title: str, lang: str) -> bytes:
+    """reportlab's document as a tagged PDF: its objects, then the structure tree and ParentTree,
+    with link descriptions and PDF/UA identification. Every object but a stream is packed into
+    compressed object streams, found through a cross-reference stream (PDF 1.7).
 
-    def element(node: Node, parent) -> pikepdf.Object:
-        elem = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name("/" + node.role), P=parent))
-        if node.alt:
-            elem.Alt = String(node.alt)
-        if node.scope:
-            elem.A = Dictionary(O=Name.Table, Scope=Name("/" + node.scope))
-        kids = Array()
+    Put in place of `doc.format`, so that reportlab formats each of its objects once, straight
+    into the file: the tree is written from the nodes, never held as PDF objects."""
+    pages = [doc.idToObject[f"Page{n}"] for n in range(1, doc.pageCounter)]
+    for i, page in enumerate(pages):
+        page.StructParents, page.Tabs = i, PDFName("S")
+        page.__NoDefault__ = [*page.__NoDefault__, "StructParents", "Tabs"]
+    for key, link in enumerate(_links(tags.root), start=len(pages)):
+        _describe(doc.idToObject[link.name], tags.descriptions.get(link.target, link.target), key)
+    root = PDFDictionary()  # stands for the StructTreeRoot in reportlab's numbering; written below
+    cat = doc.Catalog
+    cat.StructTreeRoot = root
+    cat.MarkInfo = PDFDictionary({"Marked": "true"})
+    cat.Lang = PDFString(lang)
+    cat.ViewerPreferences = PDFDictionary({"DisplayDocTitle": "true"})
+    cat.Metadata = PDFStream(PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}),
+                             _xmp(title, lang).encode(), filters=[])
+    out = _Writer()
+    cat_ref, info_ref = doc.Reference(cat).format(doc), doc.Reference(doc.info).format(doc)
+    number = 0
+    while (number := number + 1) in doc.numberToId:  # formatting an object may register more
+        obj = doc.idToObject[doc.numberToId[number]]
+        if obj is root:
+            root_number = number
+        else:
+            out.put(number, pdf_format(obj, doc, toplevel=1))
+
+    page_refs = [doc.Reference(page).format(doc) for page in pages]
+    by_page: dict[int, dict[int, int]] = {}  # page -> MCID -> its element's number
+    owners: list[int] = []  # elements owning the annotations, keyed after the pages
+
+    def element(node: Node, num: int, parent: bytes) -> int:
+        """Writes the element numbered `num` and those under it (numbered after it); the next free number."""
+        kids, free, ref = [], num + 1, b"%d 0 R" % num
         for kid in node.kids:
             if isinstance(kid, Node):
-                kids.append(element(kid, elem))
+                kids.append(b"%d 0 R" % free)
+                free = element(kid, free, ref)
             elif isinstance(kid, _Content):
-                page = pages[kid.page - 1].obj
-                kids.append(Dictionary(Type=Name.MCR, Pg=page, MCID=kid.mcid))
-                by_page.setdefault(kid.page - 1, {})[kid.mcid] = elem
+                kids.append(b"<< /Type /MCR /Pg %s /MCID %d >>" % (page_refs[kid.page - 1], kid.mcid))
+                by_page.setdefault(kid.page - 1, {})[kid.mcid] = num
             else:
-                page = pages[kid.page - 1]
-                annot = page.obj.Annots[kid.index]
-                annot.Contents = String(tags.descriptions.get(kid.target, kid.target))
-                annot.StructParent = len(pages) + len(annots)
-                annots.append(elem)
-                kids.append(Dictionary(Type=Name.OBJR, Obj=annot, Pg=page.obj))
-        elem.K = kids[0] if len(kids) == 1 else kids  # a single kid stands alone, as most writers do
-        return elem
+                owners.append(num)
+                kids.append(b"<< /Type /OBJR /Obj %d 0 R /Pg %s >>"
+                            % (doc.idToObjectNumberAndVersion[kid.name][0], page_refs[kid.page - 1]))
+        body = [b"<< /Type /StructElem /S /%s /P %s" % (node.role.encode(), parent)]
+        if node.alt:
+            body.append(b" /Alt " + PDFString(node.alt).format(doc))
+        if node.scope:
+            body.append(b" /A << /O /Table /Scope /%s >>" % node.scope.encode())
+        # a single kid stands alone, as most writers do
+        body.append(b" /K " + (kids[0] if len(kids) == 1 else b"[" + b" ".join(kids) + b"]") + b" >>")
+        out.put(num, b"".join(body))
+        return free
 
-    root = pdf.make_indirect(Dictionary(Type=Name.StructTreeRoot))
-    root.K = element(tags.root, root)
-    nums: list = []  # a Python list made into one Array: pikepdf's Array.extend copies the whole array
-    for i, page in enumerate(pages):
-        page.obj.StructParents = i
-        page.obj.Tabs = Name.S
+    free = element(tags.root, number, b"%d 0 R" % root_number)
+    nums = []
+    for i in range(len(pages)):
         marked = by_page.get(i, {})
-        nums += [i, pdf.make_indirect(Array([marked[m] for m in range(len(marked))]))]
-    for key, elem in enumerate(annots, start=len(pages)):
-        nums += [key, elem]
-    root.ParentTree = pdf.make_indirect(Dictionary(Nums=Array(nums)))
-    root.ParentTreeNextKey = len(pages) + len(annots)
+        out.put(free, b"[" + b" ".join(b"%d 0 R" % marked[m] for m in range(len(marked))) + b"]")
+        nums.append(b"%d %d 0 R" % (i, free))
+        free += 1
+    nums += [b"%d %d 0 R" % (key, owner) for key, owner in enumerate(owners, start=len(pages))]
+    out.put(free, b"<< /Nums [" + b" ".join(nums) + b"] >>")
+    out.put(root_number, b"<< /Type /StructTreeRoot /K %d 0 R /ParentTree %d 0 R /ParentTreeNextKey %d >>"
+            % (number, free, len(pages) + len(owners)))
+    return out.finish(free + 1, root=cat_ref, info=info_ref)
 
-    cat = pdf.Root
-    cat.StructTreeRoot = root
-    cat.MarkInfo = Dictionary(Marked=True)
-    cat.Lang = String(lang)
-    cat.ViewerPreferences = Dictionary(DisplayDocTitle=True)
-    cat.Metadata = pdf.make_stream(_xmp(title, lang).encode(), Type=Name.Metadata, Subtype=Name.XML)
-    out = io.BytesIO()
-    pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    return out.getvalue()
+
+def _links(node: Node) -> list[_Annotation]:
+    """The annotations under `node`, in the order the tree is written."""
+    out = []
+    for kid in node.kids:
+        if isinstance(kid, Node):
+            out += _links(kid)
+        elif isinstance(kid, _Annotation):
+            out.append(kid)
+    return out
+
+
+def _describe(annotation, text: str, key: int) -> None:
+    """A link annotation's description and its key in the ParentTree (reportlab makes two kinds)."""
+    if isinstance(annotation, PDFDictionary):  # a link to an address
+        annotation["Contents"], annotation["StructParent"] = PDFString(text), key
+    else:  # a LinkAnnotation, to a place in the document
+        annotation.Contents = text
+        annotation.otherkw["StructParent"] = key
+        annotation.permitted = (*annotation.permitted, "StructParent")
+
+
+class _Writer:
+    """A PDF file being written: streams as they come, other objects packed by OBJECTS_PER_STREAM."""
+
+    def __init__(self) -> None:
+        self.chunks = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
+        self.size = len(self.chunks[0])
+        self.digest = hashlib.md5(self.chunks[0], usedforsecurity=False)  # of the objects, for the file's ID
+        self.offsets: dict[int, int] = {}  # object number -> its offset in the file
+        self.packed: dict[int, tuple[int, int]] = {}  # object number -> (its object stream, index there)
+        self.pending: list[tuple[int, bytes]] = []  # objects for the next object stream
+        self.streams: list[tuple[int, int, bytes]] = []  # object streams made: objects, offset of the first, data
+
+    def put(self, number: int, body: bytes) -> None:
+        if body.endswith(b"endstream\n"):
+            self._write(number, body)
+            return
+        self.pending.append((number, body))
+        if len(self.pending) == OBJECTS_PER_STREAM:
+            self._pack()
+
+    def _write(self, number: int, body: bytes) -> None:
+        self.offsets[number] = self.size
+        for chunk in (b"%d 0 obj\n" % number, body, b"\nendobj\n"):
+            self.chunks.append(chunk)
+            self.digest.update(chunk)
+            self.size += len(chunk)
+
+    def _pack(self) -> None:
+        index, bodies, offset = [], [], 0
+        for i, (number, body) in enumerate(self.pending):
+            self.packed[number] = (len(self.streams), i)
+            index.append(b"%d %d" % (number, offset))
+            bodies.append(body)
+            offset += len(body) + 1
+        head = b" ".join(index) + b"\n"
+        self.streams.append((len(bodies), len(head), zlib.compress(head + b"\n".join(bodies) + b"\n")))
+        self.pending = []
+
+    def finish(self, free: int, *, root: bytes, info: bytes) -> bytes:
+        """The file: object streams numbered from `free`, then the cross-reference stream."""
+        if self.pending:
+            self._pack()
+        for k, (count, first, data) in enumerate(self.streams):
+            self._write(free + k, b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+                        % (count, first, len(data)) + data + b"\nendstream\n")
+        xref = free + len(self.streams)
+        self.offsets[xref] = self.size
+        # one row per object: type 1 (offset, 0) or 2 (object stream, index); object 0 heads the free list
+        width = (max(self.size, xref).bit_length() + 7) // 8
+        rows = [bytes(2 + width)]
+        for number in range(1, xref + 1):
+            if number in self.offsets:
+                rows.append(b"\1" + self.offsets[number].to_bytes(width, "big") + b"\0")
+            else:
+                stream, index = self.packed[number]
+                rows.append(b"\2" + (free + stream).to_bytes(width, "big") + bytes((index,)))
+        table = zlib.compress(_png_up(rows))
+        digest = self.digest.hexdigest().encode()
+        self._write(xref, b"<< /Type /XRef /Size %d /W [1 %d 1] /Root %s /Info %s /ID [<%s><%s>] /Filter /FlateDecode "
+                    b"/DecodeParms << /Columns %d /Predictor 12 >> /Length %d >>\nstream\n"
+                    % (xref + 1, width, root, info, digest, digest, 2 + width, len(table)) + table + b"\nendstream\n")
+        return b"".join(self.chunks) + b"startxref\n%d\n%%%%EOF\n" % self.offsets[xref]
+
+
+def _png_up(rows: list[bytes]) -> bytes:
+    """Rows of equal length, each as its difference from the row above (the PNG 'Up' predictor),
+    which makes a cross-reference table compress tenfold."""
+    out, above = [], bytes(len(rows[0]))
+    for row in rows:
+        out.append(b"\2" + bytes((a - b) & 0xFF for a, b in zip(row, above)))
+        above = row
+    return b"".join(out)
 
 
 def _xmp(title: str, lang: str) -> str:
