@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 from xml.sax.saxutils import escape
 
-from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFDocument, PDFName, PDFStream, PDFString
+from reportlab.pdfbase.pdfdoc import LinkAnnotation, PDFDictionary, PDFDocument, PDFName, PDFStream, PDFString
 from reportlab.pdfbase.pdfdoc import format as pdf_format
 from reportlab.platypus import Flowable
 from reportlab.platypus.flowables import cdeepcopy
@@ -214,6 +214,7 @@ class TaggedBullet:
 # writing the PDF with its tree -------------------------------------------------------
 
 OBJECTS_PER_STREAM = 100  # as qpdf packs them (at most 256: an index is one byte)
+_ROW = 6  # bytes of a cross-reference row: type, offset or object stream (4 bytes), index there
 
 
 def write_pdf(doc: PDFDocument, tags: Tags, *, title: str, lang: str) -> bytes:
@@ -307,7 +308,10 @@ def _describe(annotation, text: str, key: int) -> None:
     else:  # a LinkAnnotation, to a place in the document
         annotation.Contents = text
         annotation.otherkw["StructParent"] = key
-        annotation.permitted = (*annotation.permitted, "StructParent")
+        annotation.permitted = _LINK_KEYS
+
+
+_LINK_KEYS = (*LinkAnnotation.permitted, "StructParent")  # the keys a LinkAnnotation may have
 
 
 class _Writer:
@@ -317,8 +321,9 @@ class _Writer:
         self.chunks = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
         self.size = len(self.chunks[0])
         self.digest = hashlib.md5(self.chunks[0], usedforsecurity=False)  # of the objects, for the file's ID
-        self.offsets: dict[int, int] = {}  # object number -> its offset in the file
-        self.packed: dict[int, tuple[int, int]] = {}  # object number -> (its object stream, index there)
+        # the cross-reference stream's rows by object number, each type 1 (offset, 0) or type 2
+        # (object stream, index there); an object stream's number is its count until `finish`
+        self.rows = bytearray(_ROW)  # object 0 heads the free list
         self.pending: list[tuple[int, bytes]] = []  # objects for the next object stream
         self.streams: list[tuple[int, int, bytes]] = []  # object streams made: objects, offset of the first, data
 
@@ -330,8 +335,13 @@ class _Writer:
         if len(self.pending) == OBJECTS_PER_STREAM:
             self._pack()
 
+    def _row(self, number: int, kind: int, field: int, index: int) -> None:
+        if len(self.rows) <= number * _ROW:
+            self.rows += bytes((number + 1) * _ROW - len(self.rows))
+        self.rows[number * _ROW:(number + 1) * _ROW] = bytes((kind,)) + field.to_bytes(4, "big") + bytes((index,))
+
     def _write(self, number: int, body: bytes) -> None:
-        self.offsets[number] = self.size
+        self._row(number, 1, self.size, 0)
         for chunk in (b"%d 0 obj\n" % number, body, b"\nendobj\n"):
             self.chunks.append(chunk)
             self.digest.update(chunk)
@@ -340,7 +350,7 @@ class _Writer:
     def _pack(self) -> None:
         index, bodies, offset = [], [], 0
         for i, (number, body) in enumerate(self.pending):
-            self.packed[number] = (len(self.streams), i)
+            self._row(number, 2, len(self.streams), i)
             index.append(b"%d %d" % (number, offset))
             bodies.append(body)
             offset += len(body) + 1
@@ -355,30 +365,29 @@ class _Writer:
         for k, (count, first, data) in enumerate(self.streams):
             self._write(free + k, b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
                         % (count, first, len(data)) + data + b"\nendstream\n")
-        xref = free + len(self.streams)
-        self.offsets[xref] = self.size
-        # one row per object: type 1 (offset, 0) or 2 (object stream, index); object 0 heads the free list
-        width = (max(self.size, xref).bit_length() + 7) // 8
-        rows = [bytes(2 + width)]
-        for number in range(1, xref + 1):
-            if number in self.offsets:
-                rows.append(b"\1" + self.offsets[number].to_bytes(width, "big") + b"\0")
-            else:
-                stream, index = self.packed[number]
-                rows.append(b"\2" + (free + stream).to_bytes(width, "big") + bytes((index,)))
-        table = zlib.compress(_png_up(rows))
+        for number in range(len(self.rows) // _ROW):
+            row = self.rows[number * _ROW:(number + 1) * _ROW]
+            if row[0] == 2:
+                self._row(number, 2, free + int.from_bytes(row[1:5], "big"), row[5])
+        xref, at = free + len(self.streams), self.size
+        self._row(xref, 1, at, 0)  # the cross-reference stream lists itself
+        table = zlib.compress(_png_up(self.rows))
         digest = self.digest.hexdigest().encode()
-        self._write(xref, b"<< /Type /XRef /Size %d /W [1 %d 1] /Root %s /Info %s /ID [<%s><%s>] /Filter /FlateDecode "
+        self._write(xref, b"<< /Type /XRef /Size %d /W [1 4 1] /Root %s /Info %s /ID [<%s><%s>] /Filter /FlateDecode "
                     b"/DecodeParms << /Columns %d /Predictor 12 >> /Length %d >>\nstream\n"
-                    % (xref + 1, width, root, info, digest, digest, 2 + width, len(table)) + table + b"\nendstream\n")
-        return b"".join(self.chunks) + b"startxref\n%d\n%%%%EOF\n" % self.offsets[xref]
+                    % (xref + 1, root, info, digest, digest, _ROW, len(table)) + table + b"\nendstream\n")
+        self.chunks.append(b"startxref\n%d\n%%%%EOF\n" % at)
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        return data
 
 
-def _png_up(rows: list[bytes]) -> bytes:
-    """Rows of equal length, each as its difference from the row above (the PNG 'Up' predictor),
+def _png_up(rows: bytearray) -> bytes:
+    """Rows of _ROW bytes, each as its difference from the row above (the PNG 'Up' predictor),
     which makes a cross-reference table compress tenfold."""
-    out, above = [], bytes(len(rows[0]))
-    for row in rows:
+    out, above = [], bytes(_ROW)
+    for start in range(0, len(rows), _ROW):
+        row = rows[start:start + _ROW]
         out.append(b"\2" + bytes((a - b) & 0xFF for a, b in zip(row, above)))
         above = row
     return b"".join(out)
