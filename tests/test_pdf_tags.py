@@ -55,6 +55,21 @@ def test_brief_from_the_content_passes_pdfua(built):
     _assert_clean(built / "brief.pdf")
 
 
+def test_the_brief_file_reads_cleanly_as_qpdf_and_pypdf_read_it(built):
+    """The file as briefkit writes it (object streams, a cross-reference stream): qpdf finds no
+    syntax problem, and pypdf in strict mode reads every page's text."""
+    import pypdf
+
+    path = built / "brief.pdf"
+    with pikepdf.open(path) as pdf:
+        assert pdf.check_pdf_syntax() == []
+        assert any(obj.get("/Type") == "/ObjStm" for obj in pdf.objects if isinstance(obj, pikepdf.Stream))
+        pages = len(pdf.pages)
+    reader = pypdf.PdfReader(path, strict=True)
+    assert len(reader.pages) == pages > 10
+    assert "Executive Summary" in reader.pages[2].extract_text()
+
+
 def test_briefing_with_table_image_and_nested_lists_passes_pdfua(tmp_path, theme):
     path = tmp_path / "brief.pdf"
     path.write_bytes(render_brief(_test_briefing(tmp_path), theme))
