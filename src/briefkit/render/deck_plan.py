@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from PIL import ImageFont
 
@@ -85,9 +86,22 @@ class Slide:
 class Measure:
     """Line-wrapping and heights with real glyph widths of the theme's fonts."""
 
-    def __init__(self, theme: Theme) -> None:
-        self._files = {(False, False): theme.font_file("regular"), (True, False): theme.font_file("bold"),
-                       (False, True): theme.font_file("italic"), (True, True): theme.font_file("bold_italic")}
+    @classmethod
+    def of(cls, theme: Theme) -> Measure:
+        """The measure of the theme's fonts, one per process and version of the font files: `watch`
+        measures again only the text that changed."""
+        files = tuple(theme.font_file(style) for style in ("regular", "bold", "italic", "bold_italic"))
+        key = tuple((path, path.stat().st_mtime) for path in files)
+        if key not in _MEASURES:
+            _MEASURES.clear()
+            _MEASURES[key] = cls(*files)
+        measure = _MEASURES[key]
+        if len(measure._lines) > MAX_MEASURED:
+            measure._lines.clear()
+        return measure
+
+    def __init__(self, regular: Path, bold: Path, italic: Path, bold_italic: Path) -> None:
+        self._files = {(False, False): regular, (True, False): bold, (False, True): italic, (True, True): bold_italic}
         self._fonts: dict[tuple[bool, bool], ImageFont.FreeTypeFont] = {}
         self._widths: dict[tuple[str, bool, bool], float] = {}  # per word: the same words recur
         self._lines: dict[tuple[tuple[Run, ...], float, float], int] = {}  # a paragraph is tried in several boxes
@@ -139,6 +153,10 @@ class Measure:
 
     def fits(self, paras: tuple[Para, ...], size: float, box: Box, after: bool = True) -> bool:
         return sum(self.para_height(p, size, box.width, after) for p in paras) <= box.height - 2 * INSET_Y
+
+
+_MEASURES: dict[tuple, Measure] = {}
+MAX_MEASURED = 100_000  # paragraphs' line counts a process keeps
 
 
 def _words(runs: tuple[Run, ...], size: float, m: Measure):
@@ -281,7 +299,7 @@ class _Planner:
     """Turns drafts into slides within the theme's density budget."""
 
     def __init__(self, doc: Document, theme: Theme) -> None:
-        self.doc, self.theme, self.measure = doc, theme, Measure(theme)
+        self.doc, self.theme, self.measure = doc, theme, Measure.of(theme)
         self.style, self.labels, self.deck = doc.meta.endnote_style, theme.labels, theme.deck
         self.endnotes = {n.number: n for n in doc.endnotes}
 

@@ -102,7 +102,7 @@ class _Deck:
         if abs(width - SLIDE_W) > 0.01 or abs(height - SLIDE_H) > 0.01:
             raise BuildError(f"the reference deck's slides are {width:.3g} × {height:.3g} in; the deck is laid out "
                              f"for 16:9 slides of {SLIDE_W:.5g} × {SLIDE_H:.3g} in", Origin(display, 0))
-        self.measure = Measure(theme)
+        self.measure = Measure.of(theme)
         self.slide_ids = self.prs.slides._sldIdLst
         self.slides = 0
         self.colours: dict[str, str] = {}
