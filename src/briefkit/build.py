@@ -147,11 +147,11 @@ def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tu
 
     The renderers are independent and single-threaded, so where the system can fork, each runs in
     a copy of this process, side by side on the machine's cores. While this process has yet to
-    import a renderer, the copies are made first: each imports its renderer (and loads what its
+    import a renderer, the copies are made first: each imports its renderer (and whatever its
     `warm_up` loads from the theme) while this process prepares the briefing, then is sent its
-    document. Once the renderers are loaded (`watch`), the
-    copies are made after, and share the briefing as it is. A copy that fails unexpectedly is run
-    again here, so that its error and traceback are the real ones.
+    document. Once the renderers are loaded (`watch`), the copies are made after and share the
+    briefing as it is. A copy that fails unexpectedly is run again here, so that its error and
+    traceback are the real ones.
     """
     def prepare_it() -> Briefing:
         return prepare(content_dir, template_dir, formats, strict=strict)
