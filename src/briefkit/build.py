@@ -198,22 +198,28 @@ class _Copy:
         self._sender: threading.Thread | None = None
         self.pid = os.fork()
         if self.pid == 0:  # the copy: work, send the result, and leave without the parent's clean-up
-            for other in others:  # their pipes are none of this copy's
-                other.close()
-            os.close(read)
             try:
-                if with_input:
-                    os.close(self._input)
-                    result = ("ok", work(input_read))
-                else:
-                    result = ("ok", work())
-            except (BuildError, BuildErrors) as e:
-                result = ("error", e)
-            except BaseException:  # noqa: BLE001 (rendered again in the parent, which reports it)
-                result = ("again", None)
-            with os.fdopen(write, "wb") as pipe:
-                pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-            os._exit(0)
+                for other in others:  # their pipes are none of this copy's
+                    other.close()
+                os.close(read)
+                try:
+                    if with_input:
+                        os.close(self._input)
+                        result = ("ok", work(input_read))
+                    else:
+                        result = ("ok", work())
+                except (BuildError, BuildErrors) as e:
+                    result = ("error", e)
+                except BaseException:  # noqa: BLE001 (rendered again in the parent, which reports it)
+                    result = ("again", None)
+                try:
+                    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception:  # noqa: BLE001 (a result that does not pickle: done again in the parent)
+                    data = pickle.dumps(("again", None))
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(data)
+            finally:  # whatever fails here, the copy never returns into its caller's code
+                os._exit(0)
         os.close(write)
         if with_input:
             os.close(input_read)
