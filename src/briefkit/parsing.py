@@ -127,17 +127,13 @@ class _QuickInlinePass(InlinePass):
     pass's bookkeeping for each of the many patterns that cannot match (most of the parse's time)."""
 
     def __init__(self, md, patterns) -> None:
+        """`patterns`: the pass's registry, complete (the parser is configured before the passes are made)."""
         super().__init__(md)
         self.inlinePatterns = patterns
-        self._patterns: list = []
-
-    def run(self, tree, ancestors=None):
-        needs = {id(self.inlinePatterns[name]): strings for name, strings in PATTERN_NEEDS.items()
-                 if name in self.inlinePatterns}
+        needs = {id(patterns[name]): strings for name, strings in PATTERN_NEEDS.items() if name in patterns}
         # in priority order, as indexing the registry gives them
         self._patterns = [(pattern, *(needs.get(id(pattern), ("",)) * 2)[:2], isinstance(pattern, InlineProcessor))
-                          for pattern in self.inlinePatterns]
-        return super().run(tree, ancestors)
+                          for pattern in patterns]
 
     def _InlineProcessor__handleInline(self, data, patternIndex=0):  # noqa: N802 (overrides __handleInline)
         if isinstance(data, markdown.util.AtomicString):
