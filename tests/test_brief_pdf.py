@@ -11,7 +11,7 @@ import pytest
 from dataclasses import replace
 
 from briefkit.templates import Templates
-from briefkit.model import Endnote, Link, Paragraph, Text
+from briefkit.model import Callout, Endnote, Heading, Link, Paragraph, Quote, Text
 from briefkit.render.brief_pdf import render_brief
 from briefkit.theme import load_theme
 from conftest import TEMPLATES, coverage, every_node_document, seed_text
@@ -187,3 +187,55 @@ def test_contents_and_page_footers_give_the_pages_a_reader_finds(built, theme):
     assert [int(page) for _, page in entries] == sorted(int(page) for _, page in entries)
     for title, page in entries:  # each heading stands on a line of its own on the page named
         assert any(title.startswith(line) and len(line) > 3 for line in pages[int(page) - 1]), (title, page)
+
+
+def test_kept_layouts_set_no_line_again_and_give_the_same_bytes(theme, monkeypatch):
+    """Within `layouts_kept` (as `watch` renders), a render lays out again only the paragraphs
+    it has not seen: rendering the seed brief a second time breaks no paragraph into lines,
+    and every render is the bytes of one without kept layouts."""
+    from reportlab.platypus.paragraph import Paragraph as ReportlabParagraph
+
+    from briefkit.build import FORMATS, MEMO_TEMPLATE, prepare
+    from briefkit.render import brief_pdf
+    from conftest import CONTENT
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    doc = prepare(CONTENT, TEMPLATES, FORMATS).documents[MEMO_TEMPLATE]
+    longest = max((b for b in doc.blocks if isinstance(b, Paragraph)), key=lambda b: len(str(b)))
+    heading = next(b for b in doc.blocks if isinstance(b, Heading))
+    # the same words again, in a box (narrower) and as a quote (another style); a heading again
+    doc = replace(doc, blocks=doc.blocks + (Callout("note", "", (longest,)), Quote((longest,)), heading))
+    broken = []
+    real = ReportlabParagraph.breakLines
+
+    def counted(self, width):
+        broken.append(self)
+        return real(self, width)
+
+    monkeypatch.setattr(ReportlabParagraph, "breakLines", counted)
+    cold = render_brief(doc, theme)
+    assert any(isinstance(p, brief_pdf._Paragraph) for p in broken)  # the count sees our paragraphs
+    with brief_pdf.layouts_kept():
+        first = render_brief(doc, theme)
+        broken.clear()
+        again = render_brief(doc, theme)
+        assert not [p for p in broken if isinstance(p, brief_pdf._Paragraph)]
+        smaller = render_brief(replace(doc, blocks=doc.blocks[1:]), theme)  # a block gone: the rest shift up
+    assert cold == first == again
+    assert smaller == render_brief(replace(doc, blocks=doc.blocks[1:]), theme)
+
+
+def test_a_theme_font_changed_in_the_same_process_is_the_one_used(theme, monkeypatch):
+    """`watch` renders in one process: a brief after a theme's body font changed is set in the
+    new font, and back again (reportlab keeps the first font registered under a name)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    other = replace(theme, font=replace(theme.font, serif_regular="Carlito-Regular.ttf"))  # the sans file
+    doc = every_node_document()
+    renders = [render_brief(doc, t) for t in (theme, other, theme, other)]
+
+    def body_fonts(data: bytes) -> set[str]:
+        return {str(f["/BaseFont"]).split("+")[-1] for page in pypdf.PdfReader(io.BytesIO(data)).pages
+                for f in page["/Resources"]["/Font"].values()}
+
+    assert "Caladea-Regular" in body_fonts(renders[0]) and "Caladea-Regular" not in body_fonts(renders[1])
+    assert renders[0] == renders[2] and renders[1] == renders[3] and renders[0] != renders[1]

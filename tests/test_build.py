@@ -163,6 +163,46 @@ def test_watch_rebuilds_what_a_saved_file_affects(tmp_path, content_copy):
     assert not errors and [b.path.name for b in built] == ["memo.docx", "brief.pdf", "deck.pptx", "deck.pptx"]
 
 
+def test_watch_rebuilds_the_bytes_a_fresh_build_makes(tmp_path, content_copy, monkeypatch):
+    """Rebuilds reuse what the builds before laid out (the brief's paragraphs): after a sentence
+    added, a paragraph turned into a quote (the same words in another style) and the body font
+    file changed (the same styles), each rebuild writes the bytes a fresh build of the same files makes."""
+    import shutil
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    templates, out = tmp_path / "templates", tmp_path / "out"
+    shutil.copytree(TEMPLATES, templates)
+    conclusion, theme = content_copy / "conclusion.md", templates / "theme.yaml"
+
+    def edit(path: Path, old: str, new: str) -> None:
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    edits = [lambda: edit(conclusion, "decades to come.", "decades to come. One more sentence."),
+             lambda: edit(conclusion, "\nThe policies recommended", "\n> The policies recommended"),
+             lambda: edit(theme, "serif_regular: Caladea-Regular.ttf", "serif_regular: Carlito-Regular.ttf")]
+    built, errors, stages, rounds = [], [], [], []
+
+    def keep_going() -> bool:
+        rounds.append(1)
+        if len(built) == 3 * (len(stages) + 1):  # a build is written: keep its sources and outputs, then edit
+            stage = tmp_path / f"stage{len(stages)}"
+            for folder in (content_copy, templates, out):
+                shutil.copytree(folder, stage / folder.name)
+            stages.append(stage)
+            if len(stages) <= len(edits):
+                edits[len(stages) - 1]()
+        return len(stages) <= len(edits) and not errors and len(rounds) < 1200
+
+    watch(content_copy, templates, out, on_built=built.append, on_error=errors.append, interval=0.05,
+          keep_going=keep_going)
+    assert not errors and len(stages) == len(edits) + 1
+    for stage in stages:
+        fresh = _build(stage / "fresh", stage / "content", "--templates", str(stage / "templates"))
+        assert {p.name: p.read_bytes() for p in (stage / "out").iterdir()} == fresh, stage.name
+
+
 def test_watch_command_prints_what_it_rebuilt(tmp_path, content_copy):
     proc = subprocess.Popen([sys.executable, "-m", "briefkit", "watch", "--content", str(content_copy),
                              "--templates", str(TEMPLATES), "--out", str(tmp_path / "out")],

@@ -117,6 +117,10 @@ def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False,
     return briefing
 
 
+# The slowest render first. In `watch` it runs in this process, which so keeps what its renderer
+# learns from one rebuild to the next (the brief's paragraph layouts); the others run in copies.
+SLOWEST_FIRST = ("pdf", "pptx", "docx")
+
 # each format's renderer, imported only when that format is built
 RENDERERS = {"docx": ("briefkit.render.memo_docx", "render_memo"), "pdf": ("briefkit.render.brief_pdf", "render_brief"),
              "pptx": ("briefkit.render.deck_pptx", "render_deck")}
@@ -149,7 +153,8 @@ def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tu
     a copy of this process, side by side on the machine's cores. While this process has yet to
     import a renderer, the copies are made first: each imports its renderer (and whatever its
     `warm_up` loads from the theme) while this process prepares the briefing, then is sent its
-    document. Once the renderers are loaded (`watch`), the copies are made after and share the
+    document. Once the renderers are loaded (`watch`), the slowest format renders in this process
+    and the others in copies made after (as many as there are other cores), which share the
     briefing as it is. A copy that fails unexpectedly is run again here, so that its error and
     traceback are the real ones.
     """
@@ -164,8 +169,18 @@ def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tu
     try:
         if loaded:
             briefing = prepare_it()
-            for fmt in formats:
-                copies.append(_Copy(lambda fmt=fmt: _timed(briefing, fmt), copies))
+            here, *others = sorted(formats, key=SLOWEST_FIRST.index)
+            lanes = min(len(others), max(1, (os.cpu_count() or 2) - 1))
+            groups = [others[i::lanes] for i in range(lanes)]
+            for group in groups:
+                copies.append(_Copy(lambda group=group: [_timed(briefing, fmt) for fmt in group], copies))
+            done = {here: _timed(briefing, here)}
+            for group, copy in zip(groups, copies):
+                status, value = copy.result()
+                if status == "error":
+                    raise value
+                done |= dict(zip(group, value)) if status == "ok" else {fmt: _timed(briefing, fmt) for fmt in group}
+            return briefing, [done[fmt] for fmt in formats]
         else:
             for fmt in formats:
                 copies.append(_Copy.sent_its_document(fmt, template_dir, copies))
@@ -369,26 +384,29 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
 
     `on_watching` is called once the files are being watched: a change saved after it is seen.
     The first build runs in this process, which so keeps the libraries, fonts and dictionaries
-    loaded; rebuilds render each format in a copy of it. `on_rebuilt` gets each rebuild's
-    deliverables and its seconds, from the change seen to the files written.
+    loaded. A rebuild renders the brief here too, which keeps its paragraphs' layouts from one
+    rebuild to the next (only what changed is laid out anew), and the others in copies of this
+    process. `on_rebuilt` gets each rebuild's deliverables and its seconds, from the change seen
+    to the files written.
     """
     folders = (Path(content_dir),) + ((Path(template_dir),) if template_dir is not None else ())
     seen = _snapshot(folders, out_dir)
     on_watching()
-    try:
-        build(content_dir, template_dir, out_dir, FORMATS, on_built=on_built, side_by_side=False)
-    except Exception as e:  # noqa: BLE001 (the content may be mid-edit: report it and watch)
-        on_error(e)
-    while keep_going():
-        time.sleep(interval)
-        now = _snapshot(folders, out_dir)
-        changed = [p for p in set(now) | set(seen) if now.get(p) != seen.get(p)]
-        seen = now
-        if not changed:
-            continue
-        start = time.perf_counter()
+    with importlib.import_module(RENDERERS["pdf"][0]).layouts_kept():  # the brief renders in this process
         try:
-            built = build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built)
-            on_rebuilt(built, time.perf_counter() - start)
-        except Exception as e:  # noqa: BLE001 (whatever failed, report it and keep watching)
+            build(content_dir, template_dir, out_dir, FORMATS, on_built=on_built, side_by_side=False)
+        except Exception as e:  # noqa: BLE001 (the content may be mid-edit: report it and watch)
             on_error(e)
+        while keep_going():
+            time.sleep(interval)
+            now = _snapshot(folders, out_dir)
+            changed = [p for p in set(now) | set(seen) if now.get(p) != seen.get(p)]
+            seen = now
+            if not changed:
+                continue
+            start = time.perf_counter()
+            try:
+                built = build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built)
+                on_rebuilt(built, time.perf_counter() - start)
+            except Exception as e:  # noqa: BLE001 (whatever failed, report it and keep watching)
+                on_error(e)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 import re
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -47,8 +48,15 @@ def _register_fonts(theme: Theme) -> None:
     files[MONO] = theme.font_file("mono_regular")
     registered = set(pdfmetrics.getRegisteredFontNames())
     for name, path in files.items():
-        if name not in registered or pdfmetrics.getFont(name).face.filename != str(path):
-            pdfmetrics.registerFont(TTFont(name, str(path)))
+        if name in registered:
+            if pdfmetrics.getFont(name).face.filename == str(path):
+                continue
+            # reportlab keeps the first font registered under a name, and has no call to drop it;
+            # a font another name still uses (one file for two styles) stays that name's
+            old = pdfmetrics._fonts.pop(name)
+            if old not in pdfmetrics._fonts.values() and pdfmetrics._dynFaceNames.get(old.face.name) is old:
+                del pdfmetrics._dynFaceNames[old.face.name]
+        pdfmetrics.registerFont(TTFont(name, str(path)))
     for family in (SANS, SERIF):
         pdfmetrics.registerFontFamily(family, normal=family, bold=family + "-Bold", italic=family + "-Italic",
                                       boldItalic=family + "-BoldItalic")
@@ -423,6 +431,7 @@ class _Brief:
 
 MAX_HYPHENS = 2  # lines in a row that may end in a hyphen
 MAX_SPLIT_TRIES = 8  # lines a split paragraph's first part may give up to fit
+_PARSED = frozenset({"text", "frags", "bulletText", "debug"})  # what parsing a paragraph's markup sets
 
 
 class _Paragraph(RLParagraph):
@@ -444,10 +453,13 @@ class _Paragraph(RLParagraph):
             return
         self.style, self._markup, self._bullet = style, text, bulletText
         self.caseSensitive, self.encoding = 1, "utf8"
+        if _LAYOUTS is not None:
+            self._source = (text, bulletText, _style_key(style))
 
     def __getattr__(self, name):
-        """Only for an attribute not set yet: parse the markup, if not done, and look again."""
-        if "_markup" not in self.__dict__:
+        """Only for an attribute not set yet: parse the markup, if not done and the parse sets
+        it, and look again."""
+        if name not in _PARSED or "_markup" not in self.__dict__:
             raise AttributeError(name)
         markup, bullet = self.__dict__.pop("_markup"), self.__dict__.pop("_bullet")
         self._setup(markup, self.style, bullet or getattr(self.style, "bulletText", None), None, cleanBlockQuotedText)
@@ -458,9 +470,16 @@ class _Paragraph(RLParagraph):
     def wrap(self, availWidth, availHeight):  # noqa: N802 (reportlab's names)
         # platypus asks again at the same width (keep rules, splits, the frame): the lines stand
         if self.__dict__.get("_wrapped_width") != availWidth or "blPara" not in self.__dict__:
+            source = self.__dict__.get("_source")
+            if source is not None:
+                if _LAYOUTS.recall(self, source + (availWidth,)):
+                    return self.width, self.height
+                before = dict(self.__dict__)
             width, height = super().wrap(availWidth, availHeight)
             if height != 0x7FFFFFFF:  # reportlab's "cannot fit here" is not kept
                 self._wrapped_width = availWidth
+                if source is not None:
+                    _LAYOUTS.learn(self, source + (availWidth,), before)
             return width, height
         return self.width, self.height
 
@@ -468,8 +487,12 @@ class _Paragraph(RLParagraph):
         # The first part is set again on its own, and can then take more lines than it had within
         # the whole (a very long word cut, or hyphenated, differently): ask for a line less until it fits.
         room = availHeight
+        source = self.__dict__.get("_source")
         for _ in range(MAX_SPLIT_TRIES):
             parts = super().split(availWidth, room)
+            if len(parts) == 2 and source is not None:  # the parts of a split at the same line are the same
+                for i, part in enumerate(parts):
+                    part._source = source + (len(parts[0].blPara.lines), i)
             if len(parts) != 2 or parts[0].wrap(availWidth, availHeight)[1] <= availHeight:
                 return parts
             room -= self.style.leading
@@ -487,6 +510,73 @@ class _Paragraph(RLParagraph):
             finally:
                 self.style = style
         return lines
+
+
+class _Layouts:
+    """The paragraphs of the renders before, as laid out, kept by a process that renders the brief
+    again and again (`watch`): what parsing and wrapping set on each paragraph, pickled as it was
+    wrapped (before a split or drawing changes it), by markup, style and width. A paragraph
+    found here is neither parsed nor broken into lines again, and comes out the same bytes.
+    Entries the last render neither used nor learned are let go."""
+
+    def __init__(self) -> None:
+        self.scope: tuple | None = None  # the theme and language the entries were laid out in
+        self.last: dict[tuple, bytes] = {}
+        self.now: dict[tuple, bytes] = {}
+        self.size = 0  # bytes in `now`
+
+    def begin(self, theme: Theme, language: str) -> None:
+        if self.scope != (theme, language):
+            self.scope, self.last, self.now = (theme, language), {}, {}
+        elif self.now:
+            self.last, self.now = self.now, {}
+        self.size = 0
+
+    def recall(self, paragraph: _Paragraph, key: tuple) -> bool:
+        state = self.now.get(key)
+        if state is None and (state := self.last.get(key)) is not None:
+            self._keep(key, state)
+        if state is None:
+            return False
+        paragraph.__dict__.pop("_markup", None)
+        paragraph.__dict__.pop("_bullet", None)
+        paragraph.__dict__.update(pickle.loads(state))
+        return True
+
+    def learn(self, paragraph: _Paragraph, key: tuple, before: dict) -> None:
+        """Keeps what parsing and wrapping set on the paragraph (`before` is its state before)."""
+        made = {k: v for k, v in paragraph.__dict__.items() if before.get(k, _Layouts) is not v}
+        self._keep(key, pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _keep(self, key: tuple, state: bytes) -> None:
+        if self.size + len(state) <= MAX_KEPT_LAYOUTS:
+            self.now[key] = state
+            self.size += len(state)
+
+
+MAX_KEPT_LAYOUTS = 32 * 2**20  # bytes of pickled paragraphs kept for the next render
+_LAYOUTS: _Layouts | None = None
+
+
+@contextmanager
+def layouts_kept() -> Iterator[None]:
+    """Within it, each render keeps its paragraphs' layouts for the next (see _Layouts)."""
+    global _LAYOUTS
+    saved, _LAYOUTS = _LAYOUTS, _Layouts()
+    try:
+        yield
+    finally:
+        _LAYOUTS = saved
+
+
+def _style_key(style: ParagraphStyle) -> tuple:
+    """Every property of the style (a hyphenator as True: the language is in the scope), kept on
+    the style object; a copy of the style carries the attribute along, and works out its own."""
+    held = style.__dict__.get("_layout_key")
+    if held is None or held[0] != id(style):
+        held = style._layout_key = (id(style), tuple((name, callable(value) or value) for name in sorted(style.defaults)
+                                                     for value in [getattr(style, name)]))
+    return held[1]
 
 
 def _words_broken_at_marks(frags) -> list:
@@ -684,6 +774,8 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     and its page numbers and each page's "Page N of M" are forms written after the last page.
     (A second pass runs only if the headings drawn differ from those foreseen.)"""
     _register_fonts(theme)
+    if _LAYOUTS is not None:
+        _LAYOUTS.begin(theme, doc.meta.language)
     st, m, c = stylesheet(theme, doc.meta.language), doc.meta, theme.colour
     pagesize = A4 if theme.page.size.lower() == "a4" else LETTER
     pw, ph = pagesize
