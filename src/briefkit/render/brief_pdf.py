@@ -56,11 +56,30 @@ def _register_fonts(theme: Theme) -> None:
             old = pdfmetrics._fonts.pop(name)
             if old not in pdfmetrics._fonts.values() and pdfmetrics._dynFaceNames.get(old.face.name) is old:
                 del pdfmetrics._dynFaceNames[old.face.name]
-        pdfmetrics.registerFont(TTFont(name, str(path)))
+        pdfmetrics.registerFont(_Font(name, str(path)))
     for family in (SANS, SERIF):
         pdfmetrics.registerFontFamily(family, normal=family, bold=family + "-Bold", italic=family + "-Italic",
                                       boldItalic=family + "-BoldItalic")
     pdfmetrics.registerFontFamily(MONO, normal=MONO, bold=MONO, italic=MONO, boldItalic=MONO)
+
+
+class _Font(TTFont):
+    """reportlab's embedded TrueType font, encoding text whose characters all have their codes
+    in the first subset already (most text, once a page or two is set) in one translation,
+    instead of a character at a time; the same bytes."""
+
+    def splitString(self, text, doc, encoding="utf-8"):  # noqa: N802 (reportlab's name)
+        state = self.state.get(doc)
+        if state is not None and isinstance(text, str):
+            known = state.__dict__.get("first_subset")
+            if known is None or known[0] != len(state.assignments):  # codes were given since
+                codes = {char: chr(n) for char, n in state.assignments.items() if n < 256}
+                if 32 in codes:
+                    codes[0xA0] = codes[32]  # reportlab sets a no-break space as a space
+                known = state.first_subset = (len(state.assignments), codes, frozenset(map(chr, codes)))
+            if known[2].issuperset(text):
+                return [(0, text.translate(known[1]).encode("latin-1"))] if text else []
+        return super().splitString(text, doc, encoding)
 
 
 def warm_up(theme: Theme) -> None:
