@@ -75,6 +75,7 @@ class _Writer:
         self.endnotes_part = self._add_endnotes_part()
         self._body_end = self.word.element.body.sectPr  # body paragraphs go before it
         self._style_ids: dict[str, str] = {}
+        self._styles: dict[str, object] = {}  # by name, filled on first lookup
         self.text_width = self.text_height = 0  # the page's text area in EMU, once page_setup has set the page
 
     def _paragraph(self, container, style: str = "") -> WordParagraph:
@@ -83,7 +84,7 @@ class _Writer:
         p = OxmlElement("w:p")
         if style:
             if style not in self._style_ids:
-                self._style_ids[style] = self.word.styles[style].style_id
+                self._style_ids[style] = self.style(style).style_id
             ppr = OxmlElement("w:pPr")
             ppr.append(_val("w:pStyle", self._style_ids[style]))
             p.append(ppr)
@@ -92,6 +93,20 @@ class _Writer:
         else:
             (self.word.element.body if container is self.word else container._element).append(p)
         return WordParagraph(p, container)
+
+    def style(self, name: str):
+        """The style named `name`: python-docx's lookup searches every style, each time."""
+        if not self._styles:
+            for style in self.word.styles:
+                self._styles.setdefault(style.name, style)
+        return self._styles[name]
+
+    def add_style(self, name: str, kind: WD_STYLE_TYPE):
+        """The style named `name`, added if the reference document lacks it."""
+        self.style("Normal")  # the lookup filled
+        if name not in self._styles:
+            self._styles[name] = self.word.styles.add_style(name, kind)
+        return self._styles[name]
 
     # setup ---------------------------------------------------------------------
 
@@ -110,8 +125,8 @@ class _Writer:
         return part
 
     def styles(self) -> None:
-        t, styles = self.theme, self.word.styles
-        normal = styles["Normal"]
+        t, style = self.theme, self.style
+        normal = style("Normal")
         _font(normal, t.font.serif, t.size.body, t.colour.text)
         normal.paragraph_format.space_after = Pt(t.spacing.paragraph_after)
         normal.paragraph_format.line_spacing = t.leading * 0.87  # Word's single spacing is already ~1.15 em
@@ -120,34 +135,32 @@ class _Writer:
         el.set(qn("w:val"), self.doc.meta.language)
         lang.append(el)
         for level in (1, 2, 3):
-            s = styles[f"Heading {level}"]
+            s = style(f"Heading {level}")
             _font(s, t.font.name, t.heading_size(level), t.colour.primary, bold=True)
             s.font.italic = False
             pf = s.paragraph_format
             pf.space_before, pf.space_after = Pt(t.spacing.heading_before * (1.4 if level == 1 else 1)), Pt(t.spacing.heading_after)
             pf.keep_with_next = True
         for name, size, colour in (("Title", t.size.title, t.colour.primary), ("Subtitle", t.size.subtitle, t.colour.muted)):
-            s = styles[name]
+            s = style(name)
             _font(s, t.font.name, size, colour, bold=name == "Title")
             _no_border(s)
         for name in ("List Bullet", "List Bullet 2", "List Bullet 3", "List Number", "List Number 2", "List Number 3"):
-            styles[name].paragraph_format.space_after = Pt(3)
-        quote = styles["Quote"]
+            style(name).paragraph_format.space_after = Pt(3)
+        quote = style("Quote")
         _font(quote, t.font.serif, t.size.body, t.colour.muted)
         quote.font.italic = True
-        if "Endnote Text" not in [s.name for s in styles]:
-            styles.add_style("Endnote Text", WD_STYLE_TYPE.PARAGRAPH).base_style = normal
-        _font(styles["Endnote Text"], t.font.serif, t.size.endnote, t.colour.text)
-        styles["Endnote Text"].paragraph_format.space_after = Pt(4)
-        if "Endnote Reference" not in [s.name for s in styles]:
-            styles.add_style("Endnote Reference", WD_STYLE_TYPE.CHARACTER)
-        styles["Endnote Reference"].font.superscript = True
+        if "Endnote Text" not in self._styles:
+            self.add_style("Endnote Text", WD_STYLE_TYPE.PARAGRAPH).base_style = normal
+        _font(style("Endnote Text"), t.font.serif, t.size.endnote, t.colour.text)
+        style("Endnote Text").paragraph_format.space_after = Pt(4)
+        self.add_style("Endnote Reference", WD_STYLE_TYPE.CHARACTER).font.superscript = True
         for name in ("Header", "Footer"):
-            _font(styles[name], t.font.name, t.size.small, t.colour.muted)
-        for style in styles:  # the base template's Macro Text styles name Courier, which Office lacks
-            rfonts = style.element.rPr.find(qn("w:rFonts")) if style.element.rPr is not None else None
+            _font(style(name), t.font.name, t.size.small, t.colour.muted)
+        for s in self.word.styles:  # the base template's Macro Text styles name Courier, which Office lacks
+            rfonts = s.element.rPr.find(qn("w:rFonts")) if s.element.rPr is not None else None
             if rfonts is not None and rfonts.get(qn("w:ascii")) == "Courier":
-                style.font.name = t.font.mono
+                s.font.name = t.font.mono
 
     def page_setup(self) -> None:
         t = self.theme
@@ -247,10 +260,11 @@ class _Writer:
             place._p.addprevious(p)
         place._p.getparent().remove(place._p)
         for level in range(1, TOC_LEVELS + 1):
-            style = self.word.styles[f"toc {level}"] if f"toc {level}" in [x.name for x in self.word.styles] else None
-            if style is None:
-                style = self.word.styles.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH)
-                style.base_style = self.word.styles["Normal"]
+            if f"toc {level}" in self._styles:
+                style = self.style(f"toc {level}")
+            else:
+                style = self.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH)
+                style.base_style = self.style("Normal")
             style.element.set(qn("w:styleId"), f"TOC{level}")
             _font(style, t.font.name, t.size.body, t.colour.text, bold=level == 1)
             pf = style.paragraph_format
@@ -319,7 +333,8 @@ class _Writer:
 
     def _restart(self, style: str, start: int) -> int | None:
         """A fresh numbering instance so each ordered list starts at its own number."""
-        num_pr = self.word.styles[style].element.pPr.find(qn("w:numPr")) if self.word.styles[style].element.pPr is not None else None
+        ppr = self.style(style).element.pPr
+        num_pr = ppr.find(qn("w:numPr")) if ppr is not None else None
         if num_pr is None:
             return None
         numbering = self.word.part.numbering_part.element
@@ -335,7 +350,7 @@ class _Writer:
         t = self.theme
         cols = max(len(block.header), *(len(r) for r in block.rows)) if block.rows else len(block.header)
         table = c.add_table(rows=0, cols=cols)
-        table.style = self.word.styles["Table Grid"]
+        table.style = self.style("Table Grid")
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         align = {"left": 0, "center": 1, "right": 2}
         for r, row in enumerate(((block.header,) if block.header else ()) + block.rows):
