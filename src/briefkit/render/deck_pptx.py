@@ -1,13 +1,14 @@
 """The slide deck: python-pptx places what deck_plan measured and decided.
 
 python-pptx owns the package (parts, relationships, saving). Each kind of shape is made once
-through python-pptx's own API as a prototype; a slide copies its layout's prototype and the
+(per process, theme and reference deck) through python-pptx's own API as a prototype; a slide copies its layout's prototype and the
 shapes' prototypes and writes the plan's positions and text into the copies, which costs a
 fraction of python-pptx's per-shape placeholder cloning and property setters."""
 
 from __future__ import annotations
 
 from copy import deepcopy
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from pptx import Presentation
@@ -84,6 +85,28 @@ def _place(sp, box: Box) -> None:
     ext.set("cy", str(Inches(box.height)))
 
 
+class _Prototypes:
+    """The slides and shapes a deck is copied from, made once per process, theme and reference
+    deck (`watch` renders many decks): each is read only, through a deep copy."""
+
+    def __init__(self) -> None:
+        self.slides: dict[str, tuple] = {}
+        self.shapes: dict[tuple, object] = {}
+        self.notes: tuple | None = None
+
+    @classmethod
+    def of(cls, theme: Theme, reference: Path) -> _Prototypes:
+        stat = reference.stat()
+        key = (theme, reference, stat.st_mtime_ns, stat.st_size)
+        if key not in _PROTOTYPES:
+            _PROTOTYPES.clear()
+            _PROTOTYPES[key] = cls()
+        return _PROTOTYPES[key]
+
+
+_PROTOTYPES: dict[tuple, _Prototypes] = {}
+
+
 class _Deck:
     def __init__(self, doc: Document, theme: Theme) -> None:
         self.doc, self.theme = doc, theme
@@ -106,9 +129,7 @@ class _Deck:
         self.slide_ids = self.prs.slides._sldIdLst
         self.slides = 0
         self.colours: dict[str, str] = {}
-        self.slide_prototypes: dict[str, tuple] = {}
-        self.shape_prototypes: dict[tuple, object] = {}
-        self.notes_prototype = None
+        self.prototypes = _Prototypes.of(theme, reference)
         t = theme
         self.bullet_xml = (f'<a:buClr><a:srgbClr val={_attr(t.colour.accent)}/></a:buClr>'
                            f'<a:buFont typeface={_attr(t.font.name)}/>')
@@ -126,7 +147,7 @@ class _Deck:
     def _slide_prototype(self, kind: str) -> tuple:
         """(slide element, its highest shape id, index of its title, index of its body or None) for
         a slide of this kind: the layout's placeholders cloned, the title placed and framed, the body framed."""
-        if kind not in self.slide_prototypes:
+        if kind not in self.prototypes.slides:
             t = self.theme
             slide = PptxSlide(CT_Slide.new(), None)
             slide.shapes.clone_layout_placeholders(self.layouts[LAYOUTS[kind]])
@@ -141,21 +162,21 @@ class _Deck:
                 self._placeholder(body, Box(0, 0, 0, 0))
             shapes = list(slide.shapes._spTree.iter_shape_elms())
             index = shapes.index
-            self.slide_prototypes[kind] = (slide.element, slide.shapes._spTree.max_shape_id, index(title.element),
+            self.prototypes.slides[kind] = (slide.element, slide.shapes._spTree.max_shape_id, index(title.element),
                                            None if body is None else index(body.element))
-        return self.slide_prototypes[kind]
+        return self.prototypes.slides[kind]
 
     def _text_box(self, anchor=MSO_ANCHOR.TOP):
         key = ("text box", anchor)
-        if key not in self.shape_prototypes:
+        if key not in self.prototypes.shapes:
             shape = PptxSlide(CT_Slide.new(), None).shapes.add_textbox(0, 0, 0, 0)
             self._frame(shape, anchor)
-            self.shape_prototypes[key] = _detached(shape.element)
-        return self.shape_prototypes[key]
+            self.prototypes.shapes[key] = _detached(shape.element)
+        return self.prototypes.shapes[key]
 
     def _rectangle(self, fill: str, name: str):
         key = ("rectangle", fill, name)
-        if key not in self.shape_prototypes:
+        if key not in self.prototypes.shapes:
             shape = PptxSlide(CT_Slide.new(), None).shapes.add_shape(MSO_SHAPE.RECTANGLE, 0, 0, 0, 0)
             shape.name = name
             shape.fill.solid()
@@ -164,17 +185,17 @@ class _Deck:
             shape.shadow.inherit = False
             if name.startswith("Decoration"):
                 _mark_decorative(shape)
-            self.shape_prototypes[key] = _detached(shape.element)
-        return self.shape_prototypes[key]
+            self.prototypes.shapes[key] = _detached(shape.element)
+        return self.prototypes.shapes[key]
 
     def _notes_prototype(self):
         """(notes element, index of its notes placeholder): the notes master's placeholders cloned."""
-        if self.notes_prototype is None:
+        if self.prototypes.notes is None:
             notes = NotesSlide(CT_NotesSlide.new(), None)
             notes.clone_master_placeholders(self.prs.part.notes_master_part.notes_master)
-            self.notes_prototype = (notes.element, list(notes.shapes._spTree.iter_shape_elms()).index(
+            self.prototypes.notes = (notes.element, list(notes.shapes._spTree.iter_shape_elms()).index(
                 notes.notes_placeholder.element))
-        return self.notes_prototype
+        return self.prototypes.notes
 
     def _placeholder(self, shape, box: Box, anchor=MSO_ANCHOR.TOP):
         """A placeholder set where the plan measured its text."""
