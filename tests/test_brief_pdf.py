@@ -239,3 +239,22 @@ def test_a_theme_font_changed_in_the_same_process_is_the_one_used(theme, monkeyp
 
     assert "Caladea-Regular" in body_fonts(renders[0]) and "Caladea-Regular" not in body_fonts(renders[1])
     assert renders[0] == renders[2] and renders[1] == renders[3] and renders[0] != renders[1]
+
+
+def test_a_kept_layout_learnt_from_a_paragraph_parsed_before_wrapping_is_whole(theme):
+    """A paragraph whose markup was parsed before it was laid out (a table asking its width)
+    leaves a layout that another paragraph of the same markup can be drawn from."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    from briefkit.render import brief_pdf
+
+    brief_pdf.warm_up(theme)  # the fonts registered
+    style = brief_pdf.stylesheet(theme).body
+    with brief_pdf.layouts_kept():
+        brief_pdf._LAYOUTS.begin(theme, "en-US")
+        first, second = (brief_pdf._Paragraph("Some <b>bold</b> words, set twice.", style) for _ in range(2))
+        first.minWidth()  # parses it
+        first.wrap(200, 100)
+        assert second.wrap(200, 100) == first.wrap(200, 100)
+        second.drawOn(Canvas(io.BytesIO()), 0, 0)
+        assert second.getPlainText() == "Some bold words, set twice."

@@ -563,8 +563,9 @@ class _Layouts:
         return True
 
     def learn(self, paragraph: _Paragraph, key: tuple, before: dict) -> None:
-        """Keeps what parsing and wrapping set on the paragraph (`before` is its state before)."""
-        made = {k: v for k, v in paragraph.__dict__.items() if before.get(k, _Layouts) is not v}
+        """Keeps what parsing and wrapping set on the paragraph (`before` is its state before
+        wrapping, which may have been parsed already)."""
+        made = {k: v for k, v in paragraph.__dict__.items() if k in _PARSED or before.get(k, _Layouts) is not v}
         self._keep(key, pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
 
     def _keep(self, key: tuple, state: bytes) -> None:
