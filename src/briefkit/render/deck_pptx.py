@@ -1,9 +1,10 @@
 """The slide deck: python-pptx places what deck_plan measured and decided.
 
 python-pptx owns the package (parts, relationships, saving). Each kind of shape is made once
-(per process, theme and reference deck) through python-pptx's own API as a prototype; a slide copies its layout's prototype and the
-shapes' prototypes and writes the plan's positions and text into the copies, which costs a
-fraction of python-pptx's per-shape placeholder cloning and property setters."""
+(per process, theme and reference deck) through python-pptx's own API as a prototype; a slide
+copies its layout's prototype and the shapes' prototypes and writes the plan's positions and
+text into the copies, which costs a fraction of python-pptx's per-shape placeholder cloning and
+property setters."""
 
 from __future__ import annotations
 
@@ -163,7 +164,7 @@ class _Deck:
             shapes = list(slide.shapes._spTree.iter_shape_elms())
             index = shapes.index
             self.prototypes.slides[kind] = (slide.element, slide.shapes._spTree.max_shape_id, index(title.element),
-                                           None if body is None else index(body.element))
+                                            None if body is None else index(body.element))
         return self.prototypes.slides[kind]
 
     def _text_box(self, anchor=MSO_ANCHOR.TOP):
