@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -94,6 +95,40 @@ def test_copies_waiting_for_a_briefing_that_fails_are_stopped(tmp_path, content_
     assert "[^nowhere]" in capsys.readouterr().err
     assert _children() == before
     assert not (tmp_path / "out").exists()
+
+
+def test_the_briefing_is_prepared_in_a_copy_while_the_renderers_are_not_yet_imported(tmp_path, monkeypatch, renderers):
+    """Then this process never holds the content or the documents, only what it reports."""
+    from briefkit import build as pipeline
+
+    prepared_in = tmp_path / "pids"
+    real = pipeline.prepare
+
+    def prepare(*args, **kwargs):
+        with prepared_in.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "prepare", prepare)
+    _build(tmp_path / "out")
+    pids = [int(pid) for pid in prepared_in.read_text().split()]
+    assert len(pids) == 1 and (pids[0] == os.getpid()) == (renderers == "renderers loaded")
+
+
+def test_a_briefing_failing_unexpectedly_in_its_copy_is_reported_as_here(tmp_path, capsys, monkeypatch, renderers):
+    from briefkit import build as pipeline
+
+    def prepare(*args, **kwargs):
+        raise ValueError("no briefing")
+
+    monkeypatch.setattr(pipeline, "prepare", prepare)
+    before = _children()
+    out = tmp_path / "out"
+    assert main(["build", "--content", str(CONTENT), "--templates", str(TEMPLATES), "--out", str(out), "-q"]) == 1
+    assert capsys.readouterr().err == ("error: briefkit failed unexpectedly (ValueError: no briefing); "
+                                       "run with --debug for the traceback\n")
+    assert _children() == before
+    assert not out.exists()
 
 
 def test_the_briefing_date_fixes_the_bytes_by_default(tmp_path, content_copy, monkeypatch):

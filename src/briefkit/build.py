@@ -48,6 +48,17 @@ DELIVERABLES = {
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """What the commands report of a prepared briefing, without its content and documents."""
+
+    meta: Meta
+    template_folders: tuple[Path, ...]
+    pillars: int
+    notes: int
+    warnings: tuple[BuildError, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Briefing:
     """Everything renderers need: one numbered Document per template, and the theme."""
 
@@ -55,6 +66,11 @@ class Briefing:
     theme: Theme
     content: Content
     warnings: tuple[BuildError, ...]
+
+    def summary(self) -> Summary:
+        c = self.content
+        return Summary(self.documents[MEMO_TEMPLATE].meta, self.theme.templates.folders, len(c.pillars), len(c.notes),
+                       self.warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +124,13 @@ def _note_body(parser: Parser, note) -> tuple:
         raise BuildError(e.message, note.origin) from None
 
 
-def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False, side_by_side: bool = True) -> Briefing:
+def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False, side_by_side: bool = True) -> Summary:
     """Everything a build of all three formats does, rendered in memory and never written.
 
     A clean check therefore means the same build succeeds (barring the output folder itself).
     """
-    briefing, _ = prepare_and_render(content_dir, template_dir, FORMATS, strict=strict, side_by_side=side_by_side)
-    return briefing
+    summary, _ = prepare_and_render(content_dir, template_dir, FORMATS, strict=strict, side_by_side=side_by_side)
+    return summary
 
 
 # The slowest render first. In `watch` it runs in this process, which so keeps what its renderer
@@ -146,25 +162,30 @@ def _timed(briefing: Briefing, fmt: str) -> tuple[bytes, float]:
 
 
 def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tuple[str, ...], *, strict: bool = False,
-                       side_by_side: bool = True) -> tuple[Briefing, list[tuple[bytes, float]]]:
-    """The prepared briefing, and each format's bytes and render seconds, in the order given.
+                       side_by_side: bool = True) -> tuple[Summary, list[tuple[bytes, float]]]:
+    """The prepared briefing's summary, and each format's bytes and render seconds, in the order given.
 
     The renderers are independent and single-threaded, so where the system can fork, each runs in
     a copy of this process, side by side on the machine's cores. While this process has yet to
     import a renderer, the copies are made first: each imports its renderer (and whatever its
-    `warm_up` loads from the theme) while this process prepares the briefing, then is sent its
-    document. Once the renderers are loaded (`watch`), the slowest format renders in this process
-    and the others in copies made after (as many as there are other cores), which share the
-    briefing as it is. A copy that fails unexpectedly is run again here, so that its error and
-    traceback are the real ones.
+    `warm_up` loads from the theme) while one more copy prepares the briefing, sends each its
+    document and sends this process the summary, so that this process never holds the content
+    or the documents. Once the renderers are loaded (`watch`), this process prepares the briefing
+    and renders the slowest format, and the others render in copies made after (as many as there
+    are other cores), which share the briefing as it is. A copy that fails unexpectedly is run
+    again here, so that its error and traceback are the real ones.
     """
     def prepare_it() -> Briefing:
         return prepare(content_dir, template_dir, formats, strict=strict)
 
+    def in_turn() -> tuple[Summary, list[tuple[bytes, float]]]:
+        briefing = prepare_it()
+        return briefing.summary(), [_timed(briefing, fmt) for fmt in formats]
+
     loaded = all(RENDERERS[fmt][0] in sys.modules for fmt in formats if fmt in RENDERERS)
     if not side_by_side or not hasattr(os, "fork") or (loaded and len(formats) < 2):
-        briefing = prepare_it()
-        return briefing, [_timed(briefing, fmt) for fmt in formats]
+        return in_turn()
+    briefing: Briefing | None = None
     copies: list[_Copy] = []
     try:
         if loaded:
@@ -180,16 +201,25 @@ def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tu
                 if status == "error":
                     raise value
                 done |= dict(zip(group, value)) if status == "ok" else {fmt: _timed(briefing, fmt) for fmt in group}
-            return briefing, [done[fmt] for fmt in formats]
+            return briefing.summary(), [done[fmt] for fmt in formats]
         else:
             for fmt in formats:
                 copies.append(_Copy.sent_its_document(fmt, template_dir, copies))
-            briefing = prepare_it()
-            sent = {template: pickle.dumps((document, briefing.theme), protocol=pickle.HIGHEST_PROTOCOL)
-                    for template, document in briefing.documents.items()}
-            for fmt, copy in zip(formats, copies):
-                copy.send(sent[DELIVERABLES[fmt].template])
-        results = [copy.result() for copy in copies]
+            inputs = [copy.take_input() for copy in copies]
+            try:
+                preparing = _Copy(lambda: _send_documents(prepare_it(), formats, inputs), copies)
+            finally:  # the preparing copy has them: each copy's input ends when that copy is done
+                for fd in inputs:
+                    os.close(fd)
+            copies.append(preparing)
+            status, summary = preparing.result()
+            if status == "error":
+                raise summary
+            if status == "again":  # prepared here for the real error, and rendered in turn if there is none
+                for copy in copies:
+                    copy.stop()
+                return in_turn()
+        results = [copy.result() for copy in copies[:len(formats)]]  # the renders (the preparing copy is done)
     finally:
         for copy in copies:  # interrupted, or the briefing failed: the copies still running are stopped
             copy.stop()
@@ -197,8 +227,28 @@ def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tu
     for fmt, (status, value) in zip(formats, results):
         if status == "error":
             raise value
+        if status == "again":
+            briefing = briefing or prepare_it()
         out.append(value if status == "ok" else _timed(briefing, fmt))
-    return briefing, out
+    return summary, out
+
+
+def _send_documents(briefing: Briefing, formats: tuple[str, ...], inputs: list[int]) -> Summary:
+    """Write each format's pickled (document, theme) to its copy's input, all at once (a pipe holds
+    little, and each copy reads once its renderer is imported), and return the briefing's summary."""
+    sent = {template: pickle.dumps((document, briefing.theme), protocol=pickle.HIGHEST_PROTOCOL)
+            for template, document in briefing.documents.items()}
+
+    def write(fd: int, data: bytes) -> None:
+        with contextlib.suppress(OSError), os.fdopen(fd, "wb") as pipe:  # a copy gone is seen by its result
+            pipe.write(data)
+    senders = [threading.Thread(target=write, args=(fd, sent[DELIVERABLES[fmt].template]))
+               for fmt, fd in zip(formats, inputs)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    return briefing.summary()
 
 
 class _Copy:
@@ -210,7 +260,6 @@ class _Copy:
     def __init__(self, work: Callable[..., object], others: list[_Copy], with_input: bool = False) -> None:
         read, write = os.pipe()
         input_read, self._input = os.pipe() if with_input else (None, None)
-        self._sender: threading.Thread | None = None
         self.pid = os.fork()
         if self.pid == 0:  # the copy: work, send the result, and leave without the parent's clean-up
             try:
@@ -256,16 +305,10 @@ class _Copy:
 
         return cls(work, others, with_input=True)
 
-    def send(self, data: bytes) -> None:
-        """Write `data` to the copy's input beside this process's other work: a pipe holds little,
-        and the copy reads once its renderer is imported."""
-        fd, self._input = self._input, None  # the writer closes it
-
-        def write() -> None:
-            with contextlib.suppress(OSError), os.fdopen(fd, "wb") as pipe:  # a copy gone is seen by result()
-                pipe.write(data)
-        self._sender = threading.Thread(target=write, daemon=True)
-        self._sender.start()
+    def take_input(self) -> int:
+        """The write end of the copy's input pipe, for the caller to close."""
+        fd, self._input = self._input, None
+        return fd
 
     def result(self) -> tuple[str, object]:
         with os.fdopen(self._read, "rb") as pipe:
@@ -273,8 +316,6 @@ class _Copy:
             data = pipe.read()
         os.waitpid(self.pid, 0)
         self.pid = 0
-        if self._sender:
-            self._sender.join()
         return pickle.loads(data) if data else ("again", None)
 
     def close(self) -> None:
@@ -296,8 +337,8 @@ def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: 
           strict: bool = False, on_built: Callable[[Built], None] | None = None,
           on_warning: Callable[[BuildError], None] | None = None, side_by_side: bool = True) -> list[Built]:
     """Render every requested format first, then write them all: a failure writes nothing."""
-    briefing, rendered = prepare_and_render(content_dir, template_dir, formats, strict=strict, side_by_side=side_by_side)
-    for warning in briefing.warnings:
+    summary, rendered = prepare_and_render(content_dir, template_dir, formats, strict=strict, side_by_side=side_by_side)
+    for warning in summary.warnings:
         if on_warning:
             on_warning(warning)
     built = [Built(Path(out_dir) / DELIVERABLES[fmt].filename, len(data), seconds)
@@ -330,8 +371,8 @@ def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, stric
            side_by_side: bool = True) -> Built:
     """`<out>/dist/<slug>.zip`: the three deliverables, SHA256SUMS and manifest.json."""
     start = time.perf_counter()
-    briefing, rendered = prepare_and_render(content_dir, template_dir, FORMATS, strict=strict, side_by_side=side_by_side)
-    meta = briefing.documents[MEMO_TEMPLATE].meta
+    summary, rendered = prepare_and_render(content_dir, template_dir, FORMATS, strict=strict, side_by_side=side_by_side)
+    meta = summary.meta
     files = {f"{meta.slug}-{DELIVERABLES[fmt].filename}": data for fmt, (data, _) in zip(FORMATS, rendered)}
     when = build_time(meta)
     from importlib import metadata  # only the bundle names the renderers' versions
@@ -341,7 +382,7 @@ def bundle(content_dir: Path, template_dir: Path | None, out_dir: Path, *, stric
     manifest = {
         "title": meta.title, "slug": meta.slug, "date": when.isoformat(),
         "briefkit": __version__, "renderers": versions,
-        "source_sha256": _digest((Path(content_dir), *briefing.theme.templates.folders), out_dir),
+        "source_sha256": _digest((Path(content_dir), *summary.template_folders), out_dir),
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()

@@ -167,12 +167,11 @@ def _run(args: argparse.Namespace) -> int:
     from briefkit.build import build, bundle, check, watch  # the libraries, only when there is work for them
 
     if args.command == "check":
-        briefing = check(args.content, args.templates, strict=args.strict, side_by_side=not args.debug)
-        for w in briefing.warnings:
+        summary = check(args.content, args.templates, strict=args.strict, side_by_side=not args.debug)
+        for w in summary.warnings:
             print(w, file=sys.stderr)
-        n_notes = len(briefing.content.notes)
-        print(f"{args.content}: {len(briefing.content.pillars)} pillars, {n_notes} endnotes, "
-              f"{len(briefing.warnings)} warnings, no errors")
+        print(f"{args.content}: {summary.pillars} pillars, {summary.notes} endnotes, "
+              f"{len(summary.warnings)} warnings, no errors")
         return 0
 
     def report(built) -> None:
