@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib
 import json
@@ -14,20 +15,21 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from briefkit import FORMATS, __version__
-from briefkit.assembly import Uses, assemble
 from briefkit.errors import BuildError, BuildErrors
 from briefkit.glyphs import missing_glyphs
 from briefkit.io import write_all
 from briefkit.loading import Content, load_content
 from briefkit.model import Document, Meta
 from briefkit.notes import number_notes
-from briefkit.parsing import Parser
 from briefkit.stamp import build_time, stamped_zip
 from briefkit.templates import Templates
 from briefkit.theme import Theme, load_theme
+
+if TYPE_CHECKING:
+    from briefkit.parsing import Parser
 
 MEMO_TEMPLATE = "memo.md.j2"
 DECK_TEMPLATE = "deck.md.j2"
@@ -96,6 +98,10 @@ def prepare(content_dir: Path, template_dir: Path | None, formats: tuple[str, ..
 
     The memo template is always parsed: its citation order numbers the notes everywhere.
     """
+    # jinja2 and Markdown are loaded only by the process that prepares (a build's copy, see prepare_and_render)
+    from briefkit.assembly import Uses, assemble
+    from briefkit.parsing import Parser
+
     content = load_content(Path(content_dir), strict=strict)
     templates = Templates.of(template_dir)
     theme = load_theme(templates)
@@ -260,7 +266,12 @@ class _Copy:
     def __init__(self, work: Callable[..., object], others: list[_Copy], with_input: bool = False) -> None:
         read, write = os.pipe()
         input_read, self._input = os.pipe() if with_input else (None, None)
-        self.pid = os.fork()
+        gc.freeze()  # the copy's collections skip what it inherits, so they leave those pages shared, unwritten
+        try:
+            self.pid = os.fork()
+        except OSError:
+            gc.unfreeze()
+            raise
         if self.pid == 0:  # the copy: work, send the result, and leave without the parent's clean-up
             try:
                 for other in others:  # their pipes are none of this copy's
@@ -284,6 +295,7 @@ class _Copy:
                     pipe.write(data)
             finally:  # whatever fails here, the copy never returns into its caller's code
                 os._exit(0)
+        gc.unfreeze()
         os.close(write)
         if with_input:
             os.close(input_read)
