@@ -272,3 +272,48 @@ def test_watch_ignores_its_own_output_inside_the_content_folder(content_copy):
           interval=0.05, keep_going=keep_going)
     # the build it starts with and one rebuild, not a rebuild after every write of its own
     assert not errors and [b.path.name for b in built] == ["memo.docx", "brief.pdf", "deck.pptx"] * 2
+
+
+def test_watch_keeps_a_deliverable_whose_document_did_not_change(tmp_path, content_copy):
+    """A paragraph added at the end of a pillar changes the memo and the brief but not the deck's
+    document: watch keeps the deck's file. A change to any other file (a comment in the theme),
+    or the deck's file gone, has the deck rendered again."""
+    import shutil
+
+    templates, out = tmp_path / "templates", tmp_path / "out"
+    shutil.copytree(TEMPLATES, templates)
+    pillar = next(p for p in sorted(content_copy.glob("*.md")) if "\nkind: pillar\n" in p.read_text(encoding="utf-8"))
+
+    def add_paragraph() -> None:
+        pillar.write_text(pillar.read_text(encoding="utf-8").rstrip("\n") + "\n\nOne more paragraph.\n", encoding="utf-8")
+
+    def comment_the_theme() -> None:
+        theme = templates / "theme.yaml"
+        theme.write_text(theme.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+
+    def lose_the_deck() -> None:
+        (out / "deck.pptx").unlink()
+        add_paragraph()
+
+    steps, rounds, errors, firsts, ticks = [add_paragraph, comment_the_theme, lose_the_deck], [], [], [], []
+
+    def first_build(_built) -> None:  # the build watch starts with, then the first edit
+        firsts.append(1)
+        if len(firsts) == 3:
+            steps[0]()
+
+    def rebuilt(built, _seconds) -> None:  # each rebuild, then the next edit
+        rounds.append({b.path.name: b.rendered for b in built})
+        if len(rounds) < len(steps):
+            steps[len(rounds)]()
+
+    def keep_going() -> bool:
+        ticks.append(1)
+        return len(rounds) < len(steps) and not errors and len(ticks) < 1200
+
+    watch(content_copy, templates, out, on_built=first_build, on_error=errors.append, on_rebuilt=rebuilt,
+          interval=0.05, keep_going=keep_going)
+    assert not errors
+    assert rounds == [{"memo.docx": True, "brief.pdf": True, "deck.pptx": False},
+                      {"memo.docx": True, "brief.pdf": True, "deck.pptx": True},
+                      {"memo.docx": True, "brief.pdf": True, "deck.pptx": True}]

@@ -80,6 +80,7 @@ class Built:
     path: Path
     size: int
     seconds: float
+    rendered: bool = True  # False: the file was left as it was, its document and theme unchanged
 
 
 def meta_of(content: Content) -> Meta:
@@ -139,6 +140,9 @@ def check(content_dir: Path, template_dir: Path | None, *, strict: bool = False,
     return summary
 
 
+# Whether a format's (document, theme) need no render: their deliverable is as last written.
+Unchanged = Callable[[str, Document, Theme], bool]
+
 # The slowest render first. In `watch` it runs in this process, which so keeps what its renderer
 # learns from one rebuild to the next (the brief's paragraph layouts); the others run in copies.
 SLOWEST_FIRST = ("pdf", "pptx", "docx")
@@ -168,8 +172,11 @@ def _timed(briefing: Briefing, fmt: str) -> tuple[bytes, float]:
 
 
 def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tuple[str, ...], *, strict: bool = False,
-                       side_by_side: bool = True) -> tuple[Summary, list[tuple[bytes, float]]]:
-    """The prepared briefing's summary, and each format's bytes and render seconds, in the order given.
+                       side_by_side: bool = True, unchanged: Unchanged | None = None
+                       ) -> tuple[Summary, list[tuple[bytes, float] | None]]:
+    """The prepared briefing's summary, and each format's bytes and render seconds, in the order
+    given; None for a format `unchanged` says needs no render (asked where the briefing is prepared
+    in this process: `watch`).
 
     The renderers are independent and single-threaded, so where the system can fork, each runs in
     a copy of this process, side by side on the machine's cores. While this process has yet to
@@ -184,9 +191,14 @@ def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tu
     def prepare_it() -> Briefing:
         return prepare(content_dir, template_dir, formats, strict=strict)
 
-    def in_turn() -> tuple[Summary, list[tuple[bytes, float]]]:
+    def to_render(briefing: Briefing) -> list[str]:
+        return [fmt for fmt in formats if unchanged is None or not unchanged(
+            fmt, briefing.documents[DELIVERABLES[fmt].template], briefing.theme)]
+
+    def in_turn() -> tuple[Summary, list[tuple[bytes, float] | None]]:
         briefing = prepare_it()
-        return briefing.summary(), [_timed(briefing, fmt) for fmt in formats]
+        todo = to_render(briefing)
+        return briefing.summary(), [_timed(briefing, fmt) if fmt in todo else None for fmt in formats]
 
     loaded = all(RENDERERS[fmt][0] in sys.modules for fmt in formats if fmt in RENDERERS)
     if not side_by_side or not hasattr(os, "fork") or (loaded and len(formats) < 2):
@@ -196,18 +208,18 @@ def prepare_and_render(content_dir: Path, template_dir: Path | None, formats: tu
     try:
         if loaded:
             briefing = prepare_it()
-            here, *others = sorted(formats, key=SLOWEST_FIRST.index)
+            here, *others = sorted(to_render(briefing), key=SLOWEST_FIRST.index) or [None]
             lanes = min(len(others), max(1, (os.cpu_count() or 2) - 1))
             groups = [others[i::lanes] for i in range(lanes)]
             for group in groups:
                 copies.append(_Copy(lambda group=group: [_timed(briefing, fmt) for fmt in group], copies))
-            done = {here: _timed(briefing, here)}
+            done = {here: _timed(briefing, here)} if here else {}
             for group, copy in zip(groups, copies):
                 status, value = copy.result()
                 if status == "error":
                     raise value
                 done |= dict(zip(group, value)) if status == "ok" else {fmt: _timed(briefing, fmt) for fmt in group}
-            return briefing.summary(), [done[fmt] for fmt in formats]
+            return briefing.summary(), [done.get(fmt) for fmt in formats]
         else:
             for fmt in formats:
                 copies.append(_Copy.sent_its_document(fmt, template_dir, copies))
@@ -347,15 +359,19 @@ class _Copy:
 
 def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: tuple[str, ...], *,
           strict: bool = False, on_built: Callable[[Built], None] | None = None,
-          on_warning: Callable[[BuildError], None] | None = None, side_by_side: bool = True) -> list[Built]:
-    """Render every requested format first, then write them all: a failure writes nothing."""
-    summary, rendered = prepare_and_render(content_dir, template_dir, formats, strict=strict, side_by_side=side_by_side)
+          on_warning: Callable[[BuildError], None] | None = None, side_by_side: bool = True,
+          unchanged: Unchanged | None = None) -> list[Built]:
+    """Render every requested format first, then write them all: a failure writes nothing.
+    A format `unchanged` says needs no render keeps its file."""
+    summary, rendered = prepare_and_render(content_dir, template_dir, formats, strict=strict, side_by_side=side_by_side,
+                                           unchanged=unchanged)
     for warning in summary.warnings:
         if on_warning:
             on_warning(warning)
-    built = [Built(Path(out_dir) / DELIVERABLES[fmt].filename, len(data), seconds)
-             for fmt, (data, seconds) in zip(formats, rendered)]
-    write_all({b.path: data for b, (data, _) in zip(built, rendered)})
+    paths = [Path(out_dir) / DELIVERABLES[fmt].filename for fmt in formats]
+    built = [Built(path, len(result[0]), result[1]) if result else Built(path, path.stat().st_size, 0.0, rendered=False)
+             for path, result in zip(paths, rendered)]
+    write_all({path: result[0] for path, result in zip(paths, rendered) if result})
     for b in built:
         if on_built:
             on_built(b)
@@ -429,6 +445,38 @@ def _snapshot(folders: tuple[Path, ...], out_dir: Path) -> dict[Path, tuple[floa
     return snap
 
 
+class _Written:
+    """What `watch` last wrote of each format: the document and theme it was rendered from, and
+    the file's size and time. After a change to Markdown files alone, a format whose document
+    and theme are as they were and whose file is untouched is not rendered again (a changed
+    image or template can change a deliverable while its document stays the same)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.markdown_only = False  # whether the change being built touched Markdown files alone
+        self.given: dict[str, tuple[Document, Theme]] = {}  # to the build under way
+        self.written: dict[str, tuple[Document, Theme, tuple[int, int] | None]] = {}
+
+    def __call__(self, fmt: str, document: Document, theme: Theme) -> bool:
+        self.given[fmt] = (document, theme)
+        last = self.written.get(fmt)
+        return (self.markdown_only and last is not None and last[:2] == (document, theme)
+                and last[2] == _file_state(self.out_dir / DELIVERABLES[fmt].filename))
+
+    def wrote(self, built: list[Built]) -> None:
+        for fmt, deliverable in DELIVERABLES.items():
+            if any(b.rendered and b.path.name == deliverable.filename for b in built):
+                self.written[fmt] = (*self.given[fmt], _file_state(self.out_dir / deliverable.filename))
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_built: Callable[[Built], None],
           on_error: Callable[[Exception], None], on_rebuilt: Callable[[list[Built], float], None] = lambda b, s: None,
           interval: float = 0.5, keep_going: Callable[[], bool] = lambda: True,
@@ -439,15 +487,18 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
     The first build runs in this process, which so keeps the libraries, fonts and dictionaries
     loaded. A rebuild renders the brief here too, which keeps its paragraphs' layouts from one
     rebuild to the next (only what changed is laid out anew), and the others in copies of this
-    process. `on_rebuilt` gets each rebuild's deliverables and its seconds, from the change seen
-    to the files written.
+    process; after edits to Markdown files alone, a deliverable whose document is as it was
+    keeps its file (see _Written). `on_rebuilt` gets each rebuild's deliverables and its seconds,
+    from the change seen to the files written.
     """
     folders = (Path(content_dir),) + ((Path(template_dir),) if template_dir is not None else ())
     seen = _snapshot(folders, out_dir)
+    written = _Written(out_dir)
     on_watching()
     with importlib.import_module(RENDERERS["pdf"][0]).layouts_kept():  # the brief renders in this process
         try:
-            build(content_dir, template_dir, out_dir, FORMATS, on_built=on_built, side_by_side=False)
+            written.wrote(build(content_dir, template_dir, out_dir, FORMATS, on_built=on_built, side_by_side=False,
+                                unchanged=written))
         except Exception as e:  # noqa: BLE001 (the content may be mid-edit: report it and watch)
             on_error(e)
         while keep_going():
@@ -458,8 +509,11 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
             if not changed:
                 continue
             start = time.perf_counter()
+            written.markdown_only = all(p.suffix.lower() == ".md" and Path(content_dir) in p.parents for p in changed)
             try:
-                built = build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built)
+                built = build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built,
+                              unchanged=written)
+                written.wrote(built)
                 on_rebuilt(built, time.perf_counter() - start)
             except Exception as e:  # noqa: BLE001 (whatever failed, report it and keep watching)
                 on_error(e)

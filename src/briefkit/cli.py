@@ -175,8 +175,17 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     def report(built) -> None:
-        if not getattr(args, "quiet", False):
+        if getattr(args, "quiet", False):
+            return
+        if built.rendered:
             print(f"built {built.path} ({built.size / 1024:.0f} KiB, {built.seconds:.2f} s)", flush=True)
+        else:
+            print(f"kept {built.path} (its document is as before)", flush=True)
+
+    def rebuilt(built, seconds: float) -> None:
+        kept = [b.path.name for b in built if not b.rendered]
+        print(f"rebuilt {', '.join(b.path.name for b in built if b.rendered) or 'nothing'} in {seconds:.2f} s"
+              + (f"; {', '.join(kept)} unchanged" if kept else ""), flush=True)
 
     if args.command == "dist":
         report(bundle(args.content, args.templates, args.out, strict=args.strict, side_by_side=not args.debug))
@@ -192,9 +201,7 @@ def _run(args: argparse.Namespace) -> int:
 
         folders = f"{args.content}/" + (f" and {args.templates}/" if args.templates else "")
         try:
-            watch(args.content, args.templates, args.out, on_built=report, on_error=failed,
-                  on_rebuilt=lambda built, seconds: print(
-                      f"rebuilt {', '.join(b.path.name for b in built)} in {seconds:.2f} s", flush=True),
+            watch(args.content, args.templates, args.out, on_built=report, on_error=failed, on_rebuilt=rebuilt,
                   on_watching=lambda: print(f"watching {folders}; Ctrl-C to stop", flush=True))
         except KeyboardInterrupt:
             return 0

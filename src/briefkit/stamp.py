@@ -22,6 +22,7 @@ def build_time(meta: Meta) -> dt.datetime:
         return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
+
 def stamped_zip(entries: dict[str, bytes], when: dt.datetime) -> bytes:
     """A zip of `entries`, in order, every entry dated `when`: same input, same bytes."""
     stamp = max(when, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)).timetuple()[:6]
