@@ -155,34 +155,36 @@ def stage_times(content: Path, templates: Path | None) -> dict[str, float]:
     return times
 
 
-def warm_rebuild(content: Path, templates: Path | None, out: Path, edits: int = 3) -> float | None:
-    """Seconds `briefkit watch` takes to rebuild all three after a saved edit to one pillar."""
-    work = out.parent / "watched"
+def warm_rebuild(content: Path, templates: Path | None, out: Path, kind: str, edits: int = 3) -> tuple[float, str] | None:
+    """Seconds `briefkit watch` takes to rebuild after a saved edit to the first file of this kind
+    (a paragraph added at its end), and what it rebuilt."""
+    work = out.parent / f"watched-{kind}"
     shutil.copytree(content, work)
-    pillar = next(p for p in sorted(work.glob("*.md")) if re.search(r"^kind: pillar$", p.read_text(encoding="utf-8"), re.M))
+    edited = next(p for p in sorted(work.glob("*.md")) if re.search(rf"^kind: {kind}$", p.read_text(encoding="utf-8"), re.M))
     cmd = [str(Path(sys.executable).with_name("briefkit")), "watch", "--content", str(work), "--out", str(out)]
     cmd += ["--templates", str(templates)] if templates else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-    seconds = []
+    seconds, rebuilt = [], ""
     try:
         line = proc.stdout.readline()  # "watching ...", then the build it starts with, one line each
         for _ in range(3):
             if "error" in (line := proc.stdout.readline()):
                 raise SystemExit(f"watch failed: {line}")
         for i in range(edits + 1):
-            text = pillar.read_text(encoding="utf-8")
-            pillar.write_text(text.rstrip("\n") + f"\n\nEdit {i}.\n", encoding="utf-8")
+            text = edited.read_text(encoding="utf-8")
+            edited.write_text(text.rstrip("\n") + f"\n\nEdit {i}.\n", encoding="utf-8")
             while line := proc.stdout.readline():
-                m = re.match(r"rebuilt .* in ([\d.]+) s", line)
+                m = re.match(r"rebuilt (.*) in ([\d.]+) s(.*)", line)
                 if m:
-                    seconds.append(float(m.group(1)))
+                    seconds.append(float(m.group(2)))
+                    rebuilt = m.group(1) + m.group(3)
                     break
                 if "error" in line:
                     raise SystemExit(f"watch failed: {line}")
     finally:
         proc.terminate()
         proc.wait()
-    return statistics.median(seconds[1:]) if len(seconds) > 1 else None
+    return (statistics.median(seconds[1:]), rebuilt) if len(seconds) > 1 else None
 
 
 def main() -> int:
@@ -237,7 +239,7 @@ def main() -> int:
                 theirs[scale, "all three"] = sum(theirs[scale, f] for f in FORMATS)
             if scale == max(scales):
                 stages = stage_times(content, args.templates)
-        warm = warm_rebuild(args.content, args.templates, tmp / "warm")
+        warm = {kind: warm_rebuild(args.content, args.templates, tmp / f"warm-{kind}", kind) for kind in ("pillar", "section")}
         up_to_date = None
         if shutil.which("make") and (ROOT / "Makefile").is_file():
             run(["make", "-s", "all"], cwd=ROOT)
@@ -256,8 +258,9 @@ def main() -> int:
         total = sum(stages.values())
         print(f"stages at {hi}x (in process, {total:.2f} s): " + ", ".join(
             f"{name} {seconds:.2f} s ({seconds / total:.0%})" for name, seconds in stages.items()))
-    print(f"warm rebuild of all three after a pillar edit (briefkit watch, 1x): "
-          + (f"{warm:.3f} s" if warm is not None else "not measured"))
+    for kind, what in (("pillar", "a pillar's text"), ("section", "a section's text")):
+        print(f"warm rebuild after an edit to {what} (briefkit watch, 1x): "
+              + (f"{warm[kind][0]:.3f} s ({warm[kind][1].strip()})" if warm[kind] else "not measured"))
     if up_to_date is not None:
         print(f"make with nothing changed: {up_to_date:.3f} s (target: under 0.2)")
     print(TARGETS)
