@@ -94,19 +94,25 @@ class _Writer:
             (self.word.element.body if container is self.word else container._element).append(p)
         return WordParagraph(p, container)
 
-    def style(self, name: str):
-        """The style named `name`: python-docx's lookup searches every style, each time."""
+    def _named_styles(self) -> dict:
+        """The document's styles by name, made on first use: python-docx's lookup by name searches
+        every style, each time."""
         if not self._styles:
             for style in self.word.styles:
                 self._styles.setdefault(style.name, style)
-        return self._styles[name]
+        return self._styles
 
-    def add_style(self, name: str, kind: WD_STYLE_TYPE):
-        """The style named `name`, added if the reference document lacks it."""
-        self.style("Normal")  # the lookup filled
-        if name not in self._styles:
-            self._styles[name] = self.word.styles.add_style(name, kind)
-        return self._styles[name]
+    def style(self, name: str):
+        return self._named_styles()[name]
+
+    def add_style(self, name: str, kind: WD_STYLE_TYPE, base=None):
+        """The style named `name`; added, based on `base`, if the reference document lacks it."""
+        styles = self._named_styles()
+        if name not in styles:
+            styles[name] = self.word.styles.add_style(name, kind)
+            if base is not None:
+                styles[name].base_style = base
+        return styles[name]
 
     # setup ---------------------------------------------------------------------
 
@@ -150,10 +156,9 @@ class _Writer:
         quote = style("Quote")
         _font(quote, t.font.serif, t.size.body, t.colour.muted)
         quote.font.italic = True
-        if "Endnote Text" not in self._styles:
-            self.add_style("Endnote Text", WD_STYLE_TYPE.PARAGRAPH).base_style = normal
-        _font(style("Endnote Text"), t.font.serif, t.size.endnote, t.colour.text)
-        style("Endnote Text").paragraph_format.space_after = Pt(4)
+        endnote = self.add_style("Endnote Text", WD_STYLE_TYPE.PARAGRAPH, base=normal)
+        _font(endnote, t.font.serif, t.size.endnote, t.colour.text)
+        endnote.paragraph_format.space_after = Pt(4)
         self.add_style("Endnote Reference", WD_STYLE_TYPE.CHARACTER).font.superscript = True
         for name in ("Header", "Footer"):
             _font(style(name), t.font.name, t.size.small, t.colour.muted)
@@ -260,11 +265,7 @@ class _Writer:
             place._p.addprevious(p)
         place._p.getparent().remove(place._p)
         for level in range(1, TOC_LEVELS + 1):
-            if f"toc {level}" in self._styles:
-                style = self.style(f"toc {level}")
-            else:
-                style = self.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH)
-                style.base_style = self.style("Normal")
+            style = self.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH, base=self.style("Normal"))
             style.element.set(qn("w:styleId"), f"TOC{level}")
             _font(style, t.font.name, t.size.body, t.colour.text, bold=level == 1)
             pf = style.paragraph_format
