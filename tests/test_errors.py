@@ -11,6 +11,7 @@ import pypdf
 import pytest
 from pptx import Presentation
 
+from briefkit.errors import BuildErrors
 from briefkit.templates import Templates
 from briefkit import build as build_module
 from briefkit.cli import main
@@ -233,6 +234,26 @@ def test_image_without_alt_text_is_a_warning_and_an_error_under_strict(capsys, c
     code, err = check(capsys, content_copy, "--strict")
     assert code == 1 and line.format("error") in err, err
 
+
+
+def test_a_file_loaded_again_as_it_was_has_its_images_checked_again(content_copy):
+    """`watch` loads the folder after every edit, and a text read before is not checked again;
+    its images are: one deleted since is an error, and so is a text that changed."""
+    from PIL import Image
+    from briefkit.loading import load_content
+
+    (content_copy / "maps").mkdir()
+    Image.new("RGB", (40, 20)).save(content_copy / "maps" / "border.png")
+    write(content_copy, "water.md", PILLAR.format(analysis="Basins:\n\n![Border basins](maps/border.png)"))
+    assert not load_content(content_copy).warnings
+    (content_copy / "maps" / "border.png").unlink()
+    with pytest.raises(BuildErrors) as e:
+        load_content(content_copy)
+    assert [str(f) for f in e.value.findings] == [f"{content_copy}/water.md:14: error: image 'maps/border.png' does not exist"]
+    write(content_copy, "water.md", PILLAR.format(analysis="Basins.").replace("kind: pillar", "kind: pillar\ncolour: blue"))
+    with pytest.raises(BuildErrors) as e:
+        load_content(content_copy)
+    assert [f.message.split(";")[0] for f in e.value.findings] == ["unknown key 'colour' for a pillar"]
 
 # content is data -------------------------------------------------------------------
 

@@ -122,10 +122,12 @@ def text_width(path: Path, text: str, size: float) -> float:
 
 def drawable(theme: Theme) -> frozenset[int]:
     """Code points at least one of the theme's fonts can draw."""
-    out: set[int] = set()
-    for style in FONT_STYLES:
-        out.update(font(theme.font_file(style)).cmap)
-    return frozenset(out)
+    return _drawable(tuple(font(theme.font_file(style)) for style in FONT_STYLES))
+
+
+@lru_cache(maxsize=8)
+def _drawable(faces: tuple[_TrueType, ...]) -> frozenset[int]:
+    return frozenset().union(*(face.cmap for face in faces))
 
 
 def _invisible(ch: str) -> bool:
@@ -137,14 +139,16 @@ def missing_glyphs(content: Content, theme: Theme) -> list[BuildError]:
     """One warning per file and character that no font of the theme can draw."""
     fonts = drawable(theme)
     names = ", ".join(dict.fromkeys((theme.font.serif, theme.font.name, theme.font.mono)))
-    found: list[BuildError] = []
     sources = (content.briefing, *content.sections.values(), *content.pillars)
-    for source in sources:
-        text = decode(Path(source.path), source.path)
-        missing = [ch for ch in set(text) if ord(ch) not in fonts and not _invisible(ch)]
-        for at, ch in sorted((text.index(ch), ch) for ch in missing):
-            found.append(BuildError(
-                f"'{ch}' (U+{ord(ch):04X}) is in none of the theme's fonts ({names} and the files behind "
-                "them): it would print as an empty box; use another character or set fonts that have it in theme.yaml",
-                Origin(source.path, text.count("\n", 0, at) + 1), "warning"))
-    return found
+    return [finding for source in sources
+            for finding in _missing_in(source.path, decode(Path(source.path), source.path), fonts, names)]
+
+
+@lru_cache(maxsize=1024)
+def _missing_in(path: str, text: str, fonts: frozenset[int], names: str) -> tuple[BuildError, ...]:
+    """The warnings for one file's text (once per text and fonts: `watch` checks again after each edit)."""
+    missing = [ch for ch in set(text) if ord(ch) not in fonts and not _invisible(ch)]
+    return tuple(BuildError(
+        f"'{ch}' (U+{ord(ch):04X}) is in none of the theme's fonts ({names} and the files behind "
+        "them): it would print as an empty box; use another character or set fonts that have it in theme.yaml",
+        Origin(path, text.count("\n", 0, at) + 1), "warning") for at, ch in sorted((text.index(ch), ch) for ch in missing))

@@ -796,6 +796,49 @@ def _image_file_problem(target: Path, mtime_ns: int, size: int) -> str | None:
     return image_problem(data)
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a file's text alone gives; its images and what other files say are checked at each load."""
+
+    errors: tuple[BuildError, ...]  # found before its images are checked
+    source: Source | None = None  # None: the file cannot be used
+    defs: tuple[NoteDef, ...] = ()
+    refs: tuple[tuple[str, Origin], ...] = ()
+    images: tuple[str, int] = ("", 1)  # the text whose images are checked, and its first line
+    later: tuple[BuildError, ...] = ()  # found after: its parts, the briefing's own keys
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_file(display: str, text: str) -> _Read:
+    """One content file's text read and checked (once per text: `watch` loads the folder again
+    after each saved edit, and most files are as they were)."""
+    fm, fm_line, body, body_line = split_front_matter(text, display)
+    data, key_lines = _parse_yaml(fm, fm_line, display)
+    kind, meta, errors = _check_meta(data, key_lines, display, fm_line)
+    if not kind:
+        return _Read(tuple(errors))
+    if limits := _check_structure(body, body_line, display):
+        return _Read(tuple(errors + limits))  # and no other scan of a text beyond the limits
+    body, defs = _extract_notes(body, body_line, display)
+    refs = _front_matter_refs(fm, fm_line, display) + _refs(body, body_line, display)
+    later: list[BuildError] = []
+    parts: dict[str, str] = {}
+    part_lines: dict[str, int] = {}
+    if kind == "pillar":
+        parts, part_lines, later = _split_parts(body, body_line, display)
+    elif kind == "briefing" and meta.get("date_iso") and not _is_iso_date(meta["date_iso"]):
+        later.append(BuildError(f"'date_iso' must be a date written YYYY-MM-DD, not '{meta['date_iso']}'",
+                                Origin(display, key_lines["date_iso"])))
+    elif kind == "briefing" and not meta.get("date_iso") and _is_iso_date(meta.get("date", "")):
+        meta["date_iso"] = meta["date"]  # an ISO display date also fixes the timestamps
+    if kind == "briefing" and meta.get("slug") and (problem := stem_problem(meta["slug"])):
+        later.append(BuildError(f"'slug' names the files of `dist`: {problem}", Origin(display, key_lines["slug"])))
+    if kind == "briefing" and body.strip():
+        later.append(BuildError("the briefing file holds front matter only; put text in a section or pillar file", Origin(display, body_line)))
+    source = Source(display, kind, meta, _text(body.split("\n")), parts, key_lines, part_lines, body_line)
+    return _Read(tuple(errors), source, tuple(defs), tuple(refs), (body, body_line), tuple(later))
+
+
 def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     root = Path(content_dir)
     display_root = str(content_dir).rstrip("/")
@@ -814,47 +857,27 @@ def load_content(content_dir: Path, *, strict: bool = False) -> Content:
     for path in files:
         display = f"{display_root}/{path.name}"
         try:
-            text = decode(path, display)
-            fm, fm_line, body, body_line = split_front_matter(text, display)
-            data, key_lines = _parse_yaml(fm, fm_line, display)
+            read = _read_file(display, decode(path, display))
         except BuildError as e:
             errors.append(e)
             continue
         except BuildErrors as e:
             errors += e.findings
             continue
-        kind, meta, errs = _check_meta(data, key_lines, display, fm_line)
-        errors += errs
-        if not kind:
+        errors += read.errors
+        if read.source is None:
             continue
-        if limits := _check_structure(body, body_line, display):
-            errors += limits  # and no other scan of a text beyond the limits
-            continue
-        body, file_defs = _extract_notes(body, body_line, display)
-        defs += file_defs
-        refs += _front_matter_refs(fm, fm_line, display) + _refs(body, body_line, display)
-        for finding in _check_images(body, body_line, display, root):
+        s = read.source
+        defs += read.defs
+        refs += read.refs
+        for finding in _check_images(*read.images, display, root):
             (image_warnings if finding.severity == "warning" else errors).append(finding)
-        parts: dict[str, str] = {}
-        part_lines: dict[str, int] = {}
-        if kind == "pillar":
-            parts, part_lines, errs = _split_parts(body, body_line, display)
-            errors += errs
-            order = meta.get("order")
-            if isinstance(order, int):
-                if order in orders:
-                    errors.append(BuildError(f"pillar order {order} is also used by {orders[order]}", Origin(display, key_lines["order"])))
-                orders[order] = display
-        elif kind == "briefing" and meta.get("date_iso") and not _is_iso_date(meta["date_iso"]):
-            errors.append(BuildError(f"'date_iso' must be a date written YYYY-MM-DD, not '{meta['date_iso']}'",
-                                     Origin(display, key_lines["date_iso"])))
-        elif kind == "briefing" and not meta.get("date_iso") and _is_iso_date(meta.get("date", "")):
-            meta["date_iso"] = meta["date"]  # an ISO display date also fixes the timestamps
-        if kind == "briefing" and meta.get("slug") and (problem := stem_problem(meta["slug"])):
-            errors.append(BuildError(f"'slug' names the files of `dist`: {problem}", Origin(display, key_lines["slug"])))
-        if kind == "briefing" and body.strip():
-            errors.append(BuildError("the briefing file holds front matter only; put text in a section or pillar file", Origin(display, body_line)))
-        sources.append(Source(display, kind, meta, _text(body.split("\n")), parts, key_lines, part_lines, body_line))
+        errors += read.later
+        if s.kind == "pillar" and isinstance(order := s.meta.get("order"), int):
+            if order in orders:
+                errors.append(BuildError(f"pillar order {order} is also used by {orders[order]}", Origin(display, s.key_lines["order"])))
+            orders[order] = display
+        sources.append(s)
 
     briefings = [s for s in sources if s.kind == "briefing"]
     if len(briefings) > 1:
@@ -922,5 +945,9 @@ def read_theme_file(path: Path, display: str) -> dict[str, Any]:
     """The theme file's YAML mapping; its messages name the theme file."""
     if not path.is_file():
         raise BuildError(f"'{display}' does not exist")
-    data, _ = _parse_yaml(decode(path, display), 1, display, _THEME)
-    return data
+    return _theme_mapping(display, decode(path, display))
+
+
+@functools.lru_cache(maxsize=8)
+def _theme_mapping(display: str, text: str) -> dict[str, Any]:
+    return _parse_yaml(text, 1, display, _THEME)[0]
