@@ -258,3 +258,62 @@ def test_a_kept_layout_learnt_from_a_paragraph_parsed_before_wrapping_is_whole(t
         assert second.wrap(200, 100) == first.wrap(200, 100)
         second.drawOn(Canvas(io.BytesIO()), 0, 0)
         assert second.getPlainText() == "Some bold words, set twice."
+
+
+def test_kept_streams_and_subsets_are_made_once_and_give_the_same_bytes(theme, monkeypatch):
+    """Within `layouts_kept`, a render compresses no stream and makes no font subset that the
+    render before had (the same seed brief again: none at all), and every render, the same
+    or edited, is the bytes of one without anything kept."""
+    import zlib
+
+    from reportlab.pdfbase.ttfonts import TTFontFace
+
+    from briefkit.render import brief_pdf, pdf_tags
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    made = []
+    compress, subset = zlib.compress, TTFontFace.makeSubset
+    monkeypatch.setattr(zlib, "compress", lambda data, *a: made.append("stream") or compress(data, *a))
+    monkeypatch.setattr(TTFontFace, "makeSubset", lambda face, chars: made.append("subset") or subset(face, chars))
+    doc = every_node_document()
+    edited = replace(doc, blocks=doc.blocks[1:])
+    cold = render_brief(doc, theme)
+    assert "stream" in made and "subset" in made  # the counts see what a render makes
+    made.clear()
+    cold_edited = render_brief(edited, theme)
+    streams = made.count("stream")
+    with brief_pdf.layouts_kept():
+        first = render_brief(doc, theme)
+        made.clear()
+        again = render_brief(doc, theme)
+        assert made == []
+        changed = render_brief(edited, theme)
+        assert made.count("stream") < streams  # only what the edit changed
+        assert pdf_tags._KEPT.size <= pdf_tags.MAX_KEPT
+        assert render_brief(edited, theme) == changed
+        made.clear()
+        assert render_brief(doc, theme) == first
+        assert "stream" in made  # what only the first brief had was let go two renders after
+    assert pdf_tags._KEPT is None
+    assert cold == first == again and cold_edited == changed
+
+
+def test_kept_streams_let_go_of_what_the_last_file_did_not_use(monkeypatch):
+    """An entry neither used nor made by the last file is dropped; none is kept past the bound."""
+    from briefkit.render import pdf_tags
+
+    kept = pdf_tags._Kept()
+    kept.begin()
+    kept.get(b"a" * 10, lambda: b"A")
+    kept.get(b"b" * 10, lambda: b"B")
+    kept.begin()
+    assert kept.get(b"a" * 10, lambda: b"not again") == b"A"  # from the file before
+    kept.begin()
+    assert kept.get(b"b" * 10, lambda: b"made again") == b"made again"  # two files back: let go
+    assert kept.get(b"a" * 10, lambda: b"not again") == b"A"
+    monkeypatch.setattr(pdf_tags, "MAX_KEPT", 25)
+    kept = pdf_tags._Kept()
+    kept.begin()
+    for key in (b"a", b"b", b"c"):
+        kept.get(key * 10, lambda: b"X")
+    assert kept.size == 22 and b"c" * 10 not in kept.now  # 'a' and 'b' (11 bytes each) fill it

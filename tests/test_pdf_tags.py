@@ -229,3 +229,41 @@ def test_page_furniture_is_an_artifact(seed_tree, built):
         assert footer and all(c.get("mcid") is None for c in footer)
         body = [c for c in pdf.pages[3].chars if 100 < c["top"] < pdf.pages[3].height - 100]
         assert body and all(c.get("mcid") is not None for c in body)
+
+
+def test_reportlab_formats_the_same_bytes_while_the_brief_is_saved(theme, monkeypatch):
+    """While the brief is saved, reportlab's `format` and `PDFName` are quicker stand-ins: every
+    object of a real brief, and values of every kind reportlab formats, come out as reportlab's own."""
+    from reportlab.pdfbase import pdfdoc
+
+    from briefkit.render import brief_pdf
+
+    generic = pdfdoc.format, pdfdoc.PDFName
+    values = ["/Type", "[0 0 1]", "caf\u00e9 \u2022 \u2013 \u0153", "", 0, -7, 2**31, 1 / 3, -0.5, 1e-7, 123456.789, True, None,
+              b"raw \x80", pdfdoc.PDFName("A B#(c)/\u00e9"), pdfdoc.PDFString("caf\u00e9 \u2603 (x)"),
+              pdfdoc.PDFArray([1.25, "/N", pdfdoc.PDFString("s")]),
+              pdfdoc.PDFDictionary({"Name": "/N", "Size": 3.5, "Sub": pdfdoc.PDFDictionary({"\u00e9 key": 1})})]
+    compared = []
+    real = brief_pdf.write_pdf
+
+    def both_ways(doc, *args, **kw):
+        quick = pdfdoc.format, pdfdoc.PDFName
+        assert quick != generic  # the stand-ins are in place
+        objects = list(doc.idToObject.values()) + values
+        fast = [quick[0](o, doc, toplevel=1) for o in objects] + [quick[1](v) for v in values if isinstance(v, str)]
+        pdfdoc.format, pdfdoc.PDFName = generic
+        try:
+            slow = [generic[0](o, doc, toplevel=1) for o in objects] + [generic[1](v) for v in values if isinstance(v, str)]
+        finally:
+            pdfdoc.format, pdfdoc.PDFName = quick
+        compared.append(len(objects))
+        assert fast == slow
+        return real(doc, *args, **kw)
+
+    monkeypatch.setattr(brief_pdf, "write_pdf", both_ways)
+    render_brief(every_node_document(), theme)
+    assert compared and compared[0] > 50 + len(values)  # pages, fonts, annotations, outline, ...
+    assert (pdfdoc.format, pdfdoc.PDFName) == generic  # put back after saving
+    with pytest.raises(UnicodeEncodeError):  # a character outside reportlab's encoding still fails
+        with brief_pdf.pdf_tags.saving():
+            pdfdoc.format("\x18", None)

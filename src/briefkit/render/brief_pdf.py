@@ -30,6 +30,7 @@ from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Ca
                             Image, Inline, LineBreak, Link, Meta, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
                             address_pieces, block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
 from briefkit.render import hyphenation
+from briefkit.render import pdf_tags
 from briefkit.render.pdf_tags import Tags, TaggedBullet, write_pdf
 from briefkit.stamp import build_time
 from briefkit.theme import Theme
@@ -580,11 +581,13 @@ _LAYOUTS: _Layouts | None = None
 
 @contextmanager
 def layouts_kept() -> Iterator[None]:
-    """Within it, each render keeps its paragraphs' layouts for the next (see _Layouts)."""
+    """Within it, each render keeps its paragraphs' layouts for the next (see _Layouts), and its
+    compressed streams and font subsets (see pdf_tags.kept)."""
     global _LAYOUTS
     saved, _LAYOUTS = _LAYOUTS, _Layouts()
     try:
-        yield
+        with pdf_tags.kept():
+            yield
     finally:
         _LAYOUTS = saved
 
@@ -900,7 +903,8 @@ def _stamped_canvas(meta: Meta, tags: Tags):
 
         def save(self):
             self._doc.format = lambda: write_pdf(self._doc, tags, title=meta.title, lang=meta.language)
-            super().save()
+            with pdf_tags.saving():
+                super().save()
 
     return StampedCanvas
 

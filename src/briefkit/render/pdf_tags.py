@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Iterator
 from xml.sax.saxutils import escape
 
+from reportlab.lib.rl_accel import fp_str
+from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfdoc import LinkAnnotation, PDFDictionary, PDFDocument, PDFName, PDFStream, PDFString
 from reportlab.pdfbase.pdfdoc import format as pdf_format
+from reportlab.pdfbase.ttfonts import TTFontFace
 from reportlab.platypus import Flowable
 from reportlab.platypus.flowables import cdeepcopy
 
@@ -290,6 +293,98 @@ def write_pdf(doc: PDFDocument, tags: Tags, *, title: str, lang: str) -> bytes:
     return out.finish(free + 1, root=cat_ref, info=info_ref)
 
 
+@contextmanager
+def saving() -> Iterator[None]:
+    """While reportlab saves a document: its `format` and `PDFName`, as its objects call them, are
+    the same functions made quicker (a string's bytes and a name are worked out once per file, a
+    number skips the generic checks); within `kept`, streams are compressed and font subsets
+    made once for the renders that have them again. The same bytes."""
+    generic_format, generic_name, generic_subset = pdfdoc.format, pdfdoc.PDFName, TTFontFace.makeSubset
+    encoded: dict[str, bytes] = {}
+    names: dict[str, str] = {}
+
+    def quick_format(element, document, toplevel=0):
+        kind = type(element)
+        if kind is str:
+            data = encoded.get(element)
+            if data is None:
+                data = encoded[element] = element.encode("extpdfdoc")
+            return data
+        if kind is int or kind is float:  # digits, '.' and '-', the same in reportlab's encoding
+            return fp_str(element).encode("ascii")
+        return generic_format(element, document, toplevel)
+
+    def quick_name(data, *bounds):
+        if bounds or type(data) is not str:
+            return generic_name(data, *bounds)
+        name = names.get(data)
+        if name is None:
+            name = names[data] = generic_name(data)
+        return name
+
+    def kept_subset(face, subset):
+        return _KEPT.get((face, tuple(subset)), lambda: generic_subset(face, subset))
+
+    pdfdoc.format, pdfdoc.PDFName = quick_format, quick_name
+    if _KEPT is not None:
+        _KEPT.begin()
+        TTFontFace.makeSubset = kept_subset
+        pdfdoc.PDFZCompress.encode = _compress
+    try:
+        yield
+    finally:
+        pdfdoc.format, pdfdoc.PDFName, TTFontFace.makeSubset = generic_format, generic_name, generic_subset
+        pdfdoc.PDFZCompress.__dict__.pop("encode", None)
+
+
+class _Kept:
+    """Streams compressed and font subsets made by the files before, kept by a process that writes
+    the brief again and again (`watch`): Flate bytes by the bytes compressed, a subset by its font
+    face and characters. Entries the last file neither used nor made are let go."""
+
+    def __init__(self) -> None:
+        self.last: dict = {}
+        self.now: dict = {}
+        self.size = 0  # bytes in `now`
+
+    def begin(self) -> None:
+        self.last, self.now, self.size = self.now, {}, 0
+
+    def get(self, key, make):
+        data = self.now.get(key)
+        if data is None:
+            data = self.last.get(key)
+            if data is None:
+                data = make()
+            size = len(data) + (len(key) if isinstance(key, bytes) else 0)
+            if self.size + size <= MAX_KEPT:
+                self.now[key] = data
+                self.size += size
+        return data
+
+
+MAX_KEPT = 32 * 2**20  # bytes of streams and subsets kept for the next file
+_KEPT: _Kept | None = None
+
+
+@contextmanager
+def kept() -> Iterator[None]:
+    """Within it, each file saved keeps its compressed streams and font subsets for the next (see _Kept)."""
+    global _KEPT
+    saved, _KEPT = _KEPT, _Kept()
+    try:
+        yield
+    finally:
+        _KEPT = saved
+
+
+def _compress(data: bytes | str) -> bytes:
+    """zlib's compression of the bytes (of UTF-8 text, as reportlab's Flate filter takes it), kept within `kept`."""
+    if isinstance(data, str):
+        data = data.encode("utf8")
+    return zlib.compress(data) if _KEPT is None else _KEPT.get(data, lambda: zlib.compress(data))
+
+
 def _links(node: Node) -> list[_Annotation]:
     """The annotations under `node`, in the order the tree is written."""
     out = []
@@ -355,7 +450,7 @@ class _Writer:
             bodies.append(body)
             offset += len(body) + 1
         head = b" ".join(index) + b"\n"
-        self.streams.append((len(bodies), len(head), zlib.compress(head + b"\n".join(bodies) + b"\n")))
+        self.streams.append((len(bodies), len(head), _compress(head + b"\n".join(bodies) + b"\n")))
         self.pending = []
 
     def finish(self, free: int, *, root: bytes, info: bytes) -> bytes:
@@ -371,7 +466,7 @@ class _Writer:
                 self._row(number, 2, free + int.from_bytes(row[1:5], "big"), row[5])
         xref, at = free + len(self.streams), self.size
         self._row(xref, 1, at, 0)  # the cross-reference stream lists itself
-        table = zlib.compress(_png_up(self.rows))
+        table = _compress(_png_up(self.rows))
         digest = self.digest.hexdigest().encode()
         self._write(xref, b"<< /Type /XRef /Size %d /W [1 4 1] /Root %s /Info %s /ID [<%s><%s>] /Filter /FlateDecode "
                     b"/DecodeParms << /Columns %d /Predictor 12 >> /Length %d >>\nstream\n"
