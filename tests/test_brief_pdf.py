@@ -317,3 +317,36 @@ def test_kept_streams_let_go_of_what_the_last_file_did_not_use(monkeypatch):
     for key in (b"a", b"b", b"c"):
         kept.get(key * 10, lambda: b"X")
     assert kept.size == 22 and b"c" * 10 not in kept.now  # 'a' and 'b' (11 bytes each) fill it
+
+
+def test_a_kept_layout_is_left_as_it_was_by_the_renders_drawn_from_it(theme, monkeypatch):
+    """The objects of a kept layout, shared by the paragraphs set from it, are unchanged by
+    renders that draw and split those paragraphs (the seed brief, also in a narrower box and
+    as a quote): each pickles as it did when it was unpickled, and the renders are the bytes
+    of one without kept layouts."""
+    import pickle
+
+    from briefkit.build import FORMATS, MEMO_TEMPLATE, prepare
+    from briefkit.render import brief_pdf
+    from conftest import CONTENT
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    doc = prepare(CONTENT, TEMPLATES, FORMATS).documents[MEMO_TEMPLATE]
+    longest = max((b for b in doc.blocks if isinstance(b, Paragraph)), key=lambda b: len(str(b)))
+    doc = replace(doc, blocks=doc.blocks + (Callout("note", "", (longest,)), Quote((longest,))))
+    split = []
+    real = brief_pdf._Paragraph.split
+    monkeypatch.setattr(brief_pdf._Paragraph, "split",
+                        lambda self, *a: split.append("_shared" in self.__dict__) or real(self, *a))
+    cold = render_brief(doc, theme)
+    with brief_pdf.layouts_kept():
+        first = render_brief(doc, theme)
+        split.clear()
+        renders = [render_brief(doc, theme) for _ in range(2)]
+        kept = list(brief_pdf._LAYOUTS.now.values())
+        assert any(split)  # paragraphs set from kept layouts were split
+        shared = [entry for entry in kept if entry[1] is not None]
+        assert len(shared) > 100
+        for data, state in shared:  # as it was unpickled, so pickled again
+            assert pickle.dumps(state) == pickle.dumps(pickle.loads(data))
+    assert renders == [cold, cold] and first == cold

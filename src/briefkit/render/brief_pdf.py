@@ -494,6 +494,7 @@ class _Paragraph(RLParagraph):
             if source is not None:
                 if _LAYOUTS.recall(self, source + (availWidth,)):
                     return self.width, self.height
+                self._own()
                 before = dict(self.__dict__)
             width, height = super().wrap(availWidth, availHeight)
             if height != 0x7FFFFFFF:  # reportlab's "cannot fit here" is not kept
@@ -508,6 +509,7 @@ class _Paragraph(RLParagraph):
         # the whole (a very long word cut, or hyphenated, differently): ask for a line less until it fits.
         room = availHeight
         source = self.__dict__.get("_source")
+        self._own()
         for _ in range(MAX_SPLIT_TRIES):
             parts = super().split(availWidth, room)
             if len(parts) == 2 and source is not None:  # the parts of a split at the same line are the same
@@ -517,6 +519,14 @@ class _Paragraph(RLParagraph):
                 return parts
             room -= self.style.leading
         return []  # no first part fits here: the paragraph goes on to the next frame whole
+
+    def _own(self) -> None:
+        """A paragraph set from a kept layout shares that layout's objects (see _Layouts.recall),
+        which drawing leaves as they are; it takes a copy of its own before it is split or set
+        again, as splitting changes words in place."""
+        shared = self.__dict__.pop("_shared", None)
+        if shared is not None:
+            self.__dict__.update(pickle.loads(shared))
 
     def breakLines(self, width):  # noqa: N802 (reportlab's name)
         if _processed_frags(self.frags):
@@ -535,14 +545,19 @@ class _Paragraph(RLParagraph):
 class _Layouts:
     """The paragraphs of the renders before, as laid out, kept by a process that renders the brief
     again and again (`watch`): what parsing and wrapping set on each paragraph, pickled as it was
-    wrapped (before a split or drawing changes it), by markup, style and width. A paragraph
-    found here is neither parsed nor broken into lines again, and comes out the same bytes.
-    Entries the last render neither used nor learned are let go."""
+    wrapped (before a split changes it), by markup, style and width. A paragraph found here is
+    neither parsed nor broken into lines again, and comes out the same bytes. Entries the last
+    render neither used nor learned are let go.
+
+    An entry is unpickled once, when first recalled, and its objects are shared by every
+    paragraph drawn from it; a paragraph takes a copy of its own before anything but drawing
+    uses them (see _Paragraph._own)."""
 
     def __init__(self) -> None:
         self.scope: tuple | None = None  # the theme and language the entries were laid out in
-        self.last: dict[tuple, bytes] = {}
-        self.now: dict[tuple, bytes] = {}
+        # key -> [pickled state, the state unpickled once recalled (shared) or None]
+        self.last: dict[tuple, list] = {}
+        self.now: dict[tuple, list] = {}
         self.size = 0  # bytes in `now`
 
     def begin(self, theme: Theme, language: str) -> None:
@@ -553,26 +568,28 @@ class _Layouts:
         self.size = 0
 
     def recall(self, paragraph: _Paragraph, key: tuple) -> bool:
-        state = self.now.get(key)
-        if state is None and (state := self.last.get(key)) is not None:
-            self._keep(key, state)
-        if state is None:
+        entry = self.now.get(key)
+        if entry is None and (entry := self.last.get(key)) is not None:
+            self._keep(key, entry)
+        if entry is None:
             return False
+        if entry[1] is None:
+            entry[1] = pickle.loads(entry[0])
         paragraph.__dict__.pop("_markup", None)
         paragraph.__dict__.pop("_bullet", None)
-        paragraph.__dict__.update(pickle.loads(state))
+        paragraph.__dict__.update(entry[1], _shared=entry[0])
         return True
 
     def learn(self, paragraph: _Paragraph, key: tuple, before: dict) -> None:
         """Keeps what parsing and wrapping set on the paragraph (`before` is its state before
         wrapping, which may have been parsed already)."""
         made = {k: v for k, v in paragraph.__dict__.items() if k in _PARSED or before.get(k, _Layouts) is not v}
-        self._keep(key, pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+        self._keep(key, [pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL), None])
 
-    def _keep(self, key: tuple, state: bytes) -> None:
-        if self.size + len(state) <= MAX_KEPT_LAYOUTS:
-            self.now[key] = state
-            self.size += len(state)
+    def _keep(self, key: tuple, entry: list) -> None:
+        if self.size + len(entry[0]) <= MAX_KEPT_LAYOUTS:
+            self.now[key] = entry
+            self.size += len(entry[0])
 
 
 MAX_KEPT_LAYOUTS = 32 * 2**20  # bytes of pickled paragraphs kept for the next render
