@@ -267,3 +267,23 @@ def test_reportlab_formats_the_same_bytes_while_the_brief_is_saved(theme, monkey
     with pytest.raises(UnicodeEncodeError):  # a character outside reportlab's encoding still fails
         with brief_pdf.pdf_tags.saving():
             pdfdoc.format("\x18", None)
+
+
+def test_cross_reference_rows_come_back_through_the_png_up_predictor():
+    """Rows of every byte value, undone as a PDF reader undoes the 'Up' predictor (each byte
+    plus the one above it, modulo 256), are the rows written."""
+    import random
+
+    from briefkit.render.pdf_tags import _ROW, _png_up
+
+    rng = random.Random(7)
+    for count in (1, 2, 5, 300):
+        rows = bytearray(rng.choice((0, 1, 127, 128, 255, rng.randrange(256))) for _ in range(count * _ROW))
+        data = _png_up(rows)
+        assert len(data) == count * (_ROW + 1)
+        undone, above = bytearray(), bytes(_ROW)
+        for start in range(0, len(data), _ROW + 1):
+            assert data[start] == 2
+            above = bytes((d + a) & 0xFF for d, a in zip(data[start + 1:start + 1 + _ROW], above))
+            undone += above
+        assert undone == rows
