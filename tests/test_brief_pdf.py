@@ -350,3 +350,26 @@ def test_a_kept_layout_is_left_as_it_was_by_the_renders_drawn_from_it(theme, mon
         for data, state in shared:  # as it was unpickled, so pickled again
             assert pickle.dumps(state) == pickle.dumps(pickle.loads(data))
     assert renders == [cold, cold] and first == cold
+
+
+def test_the_frame_copies_as_deepcopy_copies_a_frame():
+    """The brief's frame, deep-copied as platypus copies it to measure a table cell, is what
+    deepcopy makes of reportlab's frame: equal values, and none but numbers and strings shared."""
+    import copy
+
+    from reportlab.platypus import Frame, Spacer
+
+    from briefkit.render import brief_pdf
+
+    ours = brief_pdf._Frame(10, 20, 300, 400, id="body", leftPadding=0)
+    ours._frameBGs = [(0, 0, [1, 2], "white")]
+    ours._generated_content = [[Spacer(1, 2)]]
+    theirs = Frame.__new__(Frame)
+    theirs.__dict__.update(ours.__dict__)
+    mine, generic = copy.deepcopy(ours), copy.deepcopy(theirs)
+    assert type(mine) is brief_pdf._Frame
+    assert list(vars(mine)) == list(vars(generic)) == list(vars(ours))
+    for name, value in vars(ours).items():
+        assert repr(vars(mine)[name]) == repr(vars(generic)[name]), name
+        assert (vars(mine)[name] is value) == (vars(generic)[name] is value), name
+    assert mine._frameBGs[0][2] is not ours._frameBGs[0][2] and mine._generated_content[0][0] is not ours._generated_content[0][0]

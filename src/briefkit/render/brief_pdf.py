@@ -6,6 +6,7 @@ import io
 import pickle
 import re
 from contextlib import contextmanager, nullcontext
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Iterator
 from xml.sax.saxutils import escape
@@ -710,6 +711,22 @@ class _Keep(KeepTogether):
         return super().split(aW, aH)
 
 
+class _Frame(Frame):
+    """reportlab's frame, deep-copied (as platypus does each time it measures a list of flowables,
+    a table cell's) value by value: its numbers and strings are kept as deepcopy keeps them,
+    anything else is copied deep. The same copy, without deepcopy's generic walk."""
+
+    def __deepcopy__(self, memo):
+        copied = self.__class__.__new__(self.__class__)
+        memo[id(self)] = copied
+        copied.__dict__.update({name: value if type(value) in _ATOMIC else deepcopy(value, memo)
+                                for name, value in self.__dict__.items()})
+        return copied
+
+
+_ATOMIC = frozenset((int, float, str, bool, type(None)))  # what deepcopy returns as it is
+
+
 class _DocTemplate(BaseDocTemplate):
     """Registers headings with the contents page and the PDF outline."""
 
@@ -880,8 +897,8 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
             title=m.title, author="; ".join(m.authors), subject=m.subject, keywords=", ".join(m.keywords),
             creator=f"briefkit{(' for ' + m.organization) if m.organization else ''}", lang=m.language,
             invariant=1, initialFontName=SERIF, contents=toc)
-        frame = Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
-                      topPadding=0, bottomPadding=0)
+        frame = _Frame(left, bottom, width, ph - top - bottom, id="body", leftPadding=0, rightPadding=0,
+                       topPadding=0, bottomPadding=0)
         template.addPageTemplates([PageTemplate(id="cover", frames=[frame], onPage=furniture),
                                    PageTemplate(id="body", frames=[frame], onPage=furniture)])
         template.build(story(brief, toc), canvasmaker=_stamped_canvas(m, brief.tags))
