@@ -261,7 +261,7 @@ def test_reportlab_formats_the_same_bytes_while_the_brief_is_saved(theme, monkey
         return real(doc, *args, **kw)
 
     monkeypatch.setattr(brief_pdf, "write_pdf", both_ways)
-    render_brief(every_node_document(), theme)
+    brief_pdf.render_brief(every_node_document(), theme)  # the module as now loaded (a test may load it anew)
     assert compared and compared[0] > 50 + len(values)  # pages, fonts, annotations, outline, ...
     assert (pdfdoc.format, pdfdoc.PDFName) == generic  # put back after saving
     with pytest.raises(UnicodeEncodeError):  # a character outside reportlab's encoding still fails
