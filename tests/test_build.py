@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 
 from briefkit.build import RENDERERS, formats_affected, renderer, watch
 from briefkit.cli import main
+from briefkit.stamp import stamped_zip
 from conftest import CONTENT, TEMPLATES, pdf_renderer_raising, write
 
 
@@ -157,6 +160,44 @@ def test_dist_bundle_verifies(tmp_path, capsys):
     assert manifest["title"] == "Analysis and Recommendations for U.S. Policy Towards Mexico"
     assert {"python-docx", "reportlab", "python-pptx"} <= set(manifest["renderers"])
     assert len(manifest["source_sha256"]) == 64 and manifest["briefkit"]
+
+
+def _zipfile_bytes(entries: dict[str, bytes], stamp: tuple) -> bytes:
+    """What zipfile itself writes for the entries, as stamped_zip asks of it."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            dst.writestr(info, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("when", [dt.datetime(2025, 3, 7, 13, 45, 59, tzinfo=dt.timezone.utc),
+                                  dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)])
+def test_stamped_zip_is_the_bytes_zipfile_writes(when):
+    entries = {"[Content_Types].xml": b"<Types/>" * 50, "empty": b"", "word/m\u00e9mo.xml": "d\u00e9j\u00e0 vu".encode() * 999,
+               "media/noise.bin": random.Random(7).randbytes(70_000), "dir/": b"", "a/b/c.txt": b"x"}
+    stamp = max(when, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)).timetuple()[:6]
+    assert stamped_zip(entries, when) == _zipfile_bytes(entries, stamp)
+    assert stamped_zip(entries, when) == _zipfile_bytes(entries, stamp)  # members compressed before
+
+
+def test_stamped_zip_beyond_the_short_records_is_the_bytes_zipfile_writes(monkeypatch):
+    import briefkit.stamp
+
+    monkeypatch.setattr(briefkit.stamp, "_SHORT_ZIP_LIMIT", 1000)  # as if the members passed 2 GB
+    entries = {"a.xml": b"<a/>" * 500, "b.xml": b"<b/>"}
+    when = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    assert stamped_zip(entries, when) == _zipfile_bytes(entries, when.timetuple()[:6])
+
+
+def test_stamped_zip_compresses_again_a_member_whose_bytes_changed():
+    when = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    first, second = {"a.xml": b"<a>one</a>" * 20}, {"a.xml": b"<a>two</a>" * 20}
+    stamped_zip(first, when)
+    with zipfile.ZipFile(io.BytesIO(stamped_zip(second, when))) as z:
+        assert z.testzip() is None and z.read("a.xml") == second["a.xml"]
 
 
 def test_progress_lines_and_quiet(tmp_path, capsys):
