@@ -9,6 +9,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from docx.oxml.ns import qn
 
 from briefkit.templates import Templates
 from briefkit.render.memo_docx import render_memo
@@ -161,3 +162,62 @@ def test_pandoc_reads_all_26_endnotes(built):
     md = subprocess.run(["pandoc", "-f", "docx", "-t", "markdown", str(built / "memo.docx")],
                         check=True, capture_output=True, text=True, timeout=120).stdout
     assert "[^26]:" in md and "[^27]" not in md
+
+
+def test_a_memo_rendered_after_others_is_the_bytes_of_a_first_render(tmp_path, monkeypatch):
+    """A process keeps the styles part a memo wrote, by reference document, theme, language and
+    contents page; a memo differing in any of them is the bytes it has when rendered first."""
+    from dataclasses import replace
+
+    from briefkit.model import Heading
+    from briefkit.render import memo_docx
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    other = tmp_path / "other"
+    shutil.copytree(TEMPLATES, other)
+    theme_file = other / "theme.yaml"
+    theme_file.write_text(theme_file.read_text().replace('primary: "0B3C5D"', 'primary: "224466"').replace("name: Calibri", "name: Arial"))
+    with_reference = tmp_path / "with_reference"
+    shutil.copytree(TEMPLATES, with_reference)
+    ref = docx.Document()
+    ref.styles["Caption"].font.name = "Reference Sans"  # a style the theme leaves as it is
+    ref.save(str(with_reference / "reference.docx"))
+    doc = every_node_document()
+    theme = load_theme(Templates.of(TEMPLATES))
+    cases = {"base": (doc, theme),
+             "no headings": (replace(doc, blocks=tuple(b for b in doc.blocks if not isinstance(b, Heading))), theme),
+             "French": (replace(doc, meta=replace(doc.meta, language="fr-FR")), theme),
+             "other theme": (doc, load_theme(Templates.of(other))),
+             "reference": (doc, load_theme(Templates.of(with_reference)))}
+
+    def first(case: str) -> bytes:
+        memo_docx._STYLES.clear()
+        memo_docx._READERS.clear()
+        return render_memo(*cases[case])
+
+    firsts = {case: first(case) for case in cases}
+    assert len(set(firsts.values())) == len(cases)
+    for case in [*cases, *reversed(cases)]:
+        assert render_memo(*cases[case]) == firsts[case], case
+    assert render_memo(*cases["reference"]) == firsts["reference"]
+    ref.styles["Caption"].font.name = "Another Sans"  # the reference document changed on disk
+    ref.save(str(with_reference / "reference.docx"))
+    changed = render_memo(*cases["reference"])
+    assert changed == first("reference") != firsts["reference"]
+
+
+def test_a_style_that_is_its_types_default_is_applied_as_python_docx_applies_it(tmp_path):
+    """With Title the reference's default paragraph style, the title paragraph names no style, as
+    python-docx's add_paragraph leaves it."""
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    ref = docx.Document()
+    for style in ref.styles.element.findall(qn("w:style")):
+        if style.get(qn("w:type")) == "paragraph":
+            style.set(qn("w:default"), "1" if style.get(qn("w:styleId")) == "Title" else "0")
+    ref.save(str(templates / "reference.docx"))
+    expected = docx.Document(str(templates / "reference.docx")).add_paragraph("Every Node", style="Title")._p
+    (tmp_path / "m.docx").write_bytes(render_memo(every_node_document(), load_theme(Templates.of(templates))))
+    title = next(p for p in docx.Document(str(tmp_path / "m.docx")).paragraphs if p.text == "Every Node")
+    assert expected.pPr is not None and expected.pPr.pStyle is None
+    assert title._p.pPr.pStyle is None

@@ -6,20 +6,25 @@ import functools
 import math
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-import docx
+import docx.api
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_BREAK
 from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.packuri import PackURI
-from docx.opc.part import XmlPart
+from docx.opc.package import Unmarshaller
+from docx.opc.part import PartFactory, XmlPart
+from docx.opc.pkgreader import PackageReader
 from docx.opc.pkgwriter import PackageWriter
 from docx.oxml import parse_xml
 from docx.oxml.ns import NamespacePrefixedTag, nsdecls
 from docx.oxml.ns import qn as _qn
 from docx.oxml.parser import oxml_parser
+from docx.package import Package
+from docx.parts.styles import StylesPart
 from docx.shared import Emu, Inches, Pt, RGBColor
 from docx.text.paragraph import Paragraph as WordParagraph
 
@@ -61,11 +66,84 @@ class _Fmt:
     sans: bool = False  # the sans family, as captions and boxes' titles in the brief
 
 
+@dataclass(frozen=True)
+class _Styles:
+    """A memo's styles part as `styles()` left it, and what the memo reads from it: the same for
+    every memo of one reference document, theme, language and contents page (or none)."""
+
+    partname: str
+    xml: bytes
+    ids: dict[str, str]  # style id by name
+    defaults: frozenset[str]  # the ids of each type's default style
+    numbering: dict[str, str]  # the numbering instance (w:numId) of a numbered style, by name
+
+
+_STYLES: dict[tuple, _Styles] = {}
+MAX_STYLES = 8  # styles parts a process keeps (each some 400 KB for the built-in reference)
+_READERS: dict[tuple, PackageReader] = {}  # the reference document read, by file and version
+
+
+class _WrittenStyles(StylesPart):
+    """A styles part kept as the XML an earlier memo wrote for it, parsed only if something reads it."""
+
+    def __init__(self, partname, content_type: str, xml: bytes, package) -> None:
+        self._xml, self._parsed = xml, None
+        super().__init__(partname, content_type, None, package)
+
+    @property
+    def _element(self):
+        if self._parsed is None:
+            self._parsed = parse_xml(self._xml)
+        return self._parsed
+
+    @_element.setter
+    def _element(self, element) -> None:
+        self._parsed = element
+
+    @property
+    def blob(self) -> bytes:
+        return self._xml if self._parsed is None else super().blob
+
+
+def _reader(path: Path) -> PackageReader:
+    """The reference document's parts as read from its file, once per process and version of the file."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _READERS:
+        _READERS.clear()
+        _READERS[key] = PackageReader.from_file(str(path))
+    return _READERS[key]
+
+
+def _open(path: Path, styles: _Styles | None):
+    """`docx.Document(path)` from the file as read before; with `styles`, its styles part is their
+    XML as written, not parsed (python-docx's default template's alone takes a fifth of a warm memo
+    to parse)."""
+
+    def part(partname, content_type, reltype, blob, package):
+        if styles is not None and partname == styles.partname:
+            return _WrittenStyles(partname, content_type, styles.xml, package)
+        return PartFactory(partname, content_type, reltype, blob, package)
+
+    package = Package()
+    Unmarshaller.unmarshal(_reader(path), package, part)
+    main = package.main_document_part
+    if main.content_type != CT.WML_DOCUMENT_MAIN:
+        raise ValueError(f"file '{path}' is not a Word file, content type is '{main.content_type}'")
+    return main.document
+
+
 class _Writer:
     def __init__(self, doc: Document, theme: Theme) -> None:
         self.doc, self.theme = doc, theme
         reference = theme.templates.find("reference.docx")
-        self.word = docx.Document(str(reference)) if reference else docx.Document()
+        self.reference = reference or Path(docx.api._default_docx_path())
+        # every heading at the top level is listed on the contents page, the first being level 1
+        self.contents = any(isinstance(block, Heading) for block in doc.blocks)
+        stat = self.reference.stat()
+        self._styles_key = (theme, self.reference, stat.st_mtime_ns, stat.st_size, doc.meta.language, self.contents)
+        self.written_styles = _STYLES.get(self._styles_key)
+        self.word = _open(self.reference, self.written_styles)
         if reference:
             _clear_body(self.word)
         self.cited: set[int] = set()  # notes whose native reference the text already holds
@@ -74,8 +152,10 @@ class _Writer:
         self.heading_level = 0  # of the last heading in the body
         self.endnotes_part = self._add_endnotes_part()
         self._body_end = self.word.element.body.sectPr  # body paragraphs go before it
-        self._style_ids: dict[str, str] = {}
         self._styles: dict[str, object] = {}  # by name, filled on first lookup
+        self.ids: dict[str, str] = {}  # style id by name, once styles() has set the styles
+        self.defaults: frozenset[str] = frozenset()
+        self.numbering: dict[str, str] = {}
         self.text_width = self.text_height = 0  # the page's text area in EMU, once page_setup has set the page
 
     def _paragraph(self, container, style: str = "") -> WordParagraph:
@@ -83,16 +163,32 @@ class _Writer:
         and of the body for its section properties on each call (quadratic in a long memo)."""
         p = OxmlElement("w:p")
         if style:
-            if style not in self._style_ids:
-                self._style_ids[style] = self.style(style).style_id
             ppr = OxmlElement("w:pPr")
-            ppr.append(_val("w:pStyle", self._style_ids[style]))
+            ppr.append(_val("w:pStyle", self.ids[style]))
             p.append(ppr)
         if container is self.word and self._body_end is not None:
             self._body_end.addprevious(p)
         else:
             (self.word.element.body if container is self.word else container._element).append(p)
         return WordParagraph(p, container)
+
+    def _styled_paragraph(self, text: str, style: str) -> WordParagraph:
+        """`self.word.add_paragraph(text, style=style)`: a type's default style is not named, and leaves
+        an empty w:pPr, as python-docx leaves it."""
+        p = self._paragraph(self.word, "" if self.ids[style] in self.defaults else style)
+        if not len(p._p):
+            p._p.append(OxmlElement("w:pPr"))
+        r = OxmlElement("w:r")
+        _set_text(r, text)
+        p._p.append(r)
+        return p
+
+    def _add_table(self, container, rows: int, cols: int):
+        """`container.add_table(rows, cols)`, in the body without python-docx reading the styles part
+        to set no style."""
+        if container is self.word:
+            return self.word._body.add_table(rows, cols, self.word._block_width)
+        return container.add_table(rows, cols)
 
     def _named_styles(self) -> dict:
         """The document's styles by name, made on first use: python-docx's lookup by name searches
@@ -131,6 +227,12 @@ class _Writer:
         return part
 
     def styles(self) -> None:
+        """The theme's styles, set through python-docx once per process, reference document, theme,
+        language and contents page (or none); later memos take the styles part as that one wrote it."""
+        if self.written_styles is not None:
+            w = self.written_styles
+            self.ids, self.defaults, self.numbering = w.ids, w.defaults, w.numbering
+            return
         t, style = self.theme, self.style
         normal = style("Normal")
         _font(normal, t.font.serif, t.size.body, t.colour.text)
@@ -166,6 +268,31 @@ class _Writer:
             rfonts = s.element.rPr.find(qn("w:rFonts")) if s.element.rPr is not None else None
             if rfonts is not None and rfonts.get(qn("w:ascii")) == "Courier":
                 s.font.name = t.font.mono
+        if self.contents:
+            for level in range(1, TOC_LEVELS + 1):
+                s = self.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH, base=normal)
+                s.element.set(qn("w:styleId"), f"TOC{level}")
+                _font(s, t.font.name, t.size.body, t.colour.text, bold=level == 1)
+                pf = s.paragraph_format
+                pf.left_indent = Pt(16 * (level - 1))
+                pf.space_before, pf.space_after = Pt(6 if level == 1 else 0), Pt(2)
+        named = self._named_styles()
+        self.ids = {name: s.style_id for name, s in named.items()}
+        self.defaults = frozenset(d.style_id for kind in WD_STYLE_TYPE if (d := self.word.styles.default(kind)) is not None)
+        for name, s in named.items():
+            num_id = s.element.find(f"{qn('w:pPr')}/{qn('w:numPr')}/{qn('w:numId')}")
+            if num_id is not None:
+                self.numbering[name] = num_id.get(qn("w:val"))
+
+    def _keep_styles(self, files: PackageFiles) -> None:
+        """The styles part as this memo wrote it, kept for the next memo of the same reference, theme,
+        language and contents, if the reference document has one (else python-docx made it)."""
+        partname = self.word.part.part_related_by(RT.STYLES).partname
+        if self.written_styles is not None or not any(name == partname for name, *_ in _reader(self.reference).iter_sparts()):
+            return
+        if len(_STYLES) >= MAX_STYLES:
+            _STYLES.clear()
+        _STYLES[self._styles_key] = _Styles(partname, files[partname.membername], self.ids, self.defaults, self.numbering)
 
     def page_setup(self) -> None:
         t = self.theme
@@ -213,7 +340,7 @@ class _Writer:
         m, t = self.doc.meta, self.theme
         spacer = self._paragraph(self.word)
         spacer.paragraph_format.space_before = Pt(150)
-        title = self.word.add_paragraph(m.title, style="Title")
+        title = self._styled_paragraph(m.title, "Title")
         title.paragraph_format.space_after = Pt(10)
         _bottom_border(title, t.colour.accent, 12)
         for text, size, colour, bold, before in (
@@ -231,7 +358,7 @@ class _Writer:
 
     def contents_page(self):
         """The contents heading and an empty paragraph where the entries go once headings are known."""
-        heading = self.word.add_paragraph(self.theme.labels.contents, style="TOC Heading")
+        heading = self._styled_paragraph(self.theme.labels.contents, "TOC Heading")
         heading.paragraph_format.keep_with_next = True
         place = self._paragraph(self.word)
         self._paragraph(self.word).add_run().add_break(WD_BREAK.PAGE)
@@ -240,7 +367,6 @@ class _Writer:
     def _fill_contents(self, place) -> None:
         """A TOC field, its result pre-filled with one linked entry per heading, so that Word and
         LibreOffice show the contents as opened; updating the field (F9) adds page numbers."""
-        t = self.theme
         entries = []
         for level, title, bookmark in self.toc:
             p = OxmlElement("w:p")
@@ -264,13 +390,6 @@ class _Writer:
         for p in entries:
             place._p.addprevious(p)
         place._p.getparent().remove(place._p)
-        for level in range(1, TOC_LEVELS + 1):
-            style = self.add_style(f"toc {level}", WD_STYLE_TYPE.PARAGRAPH, base=self.style("Normal"))
-            style.element.set(qn("w:styleId"), f"TOC{level}")
-            _font(style, t.font.name, t.size.body, t.colour.text, bold=level == 1)
-            pf = style.paragraph_format
-            pf.left_indent = Pt(16 * (level - 1))
-            pf.space_before, pf.space_after = Pt(6 if level == 1 else 0), Pt(2)
 
     # blocks --------------------------------------------------------------------
 
@@ -334,12 +453,10 @@ class _Writer:
 
     def _restart(self, style: str, start: int) -> int | None:
         """A fresh numbering instance so each ordered list starts at its own number."""
-        ppr = self.style(style).element.pPr
-        num_pr = ppr.find(qn("w:numPr")) if ppr is not None else None
-        if num_pr is None:
+        old = self.numbering.get(style)
+        if old is None:
             return None
         numbering = self.word.part.numbering_part.element
-        old = num_pr.find(qn("w:numId")).get(qn("w:val"))
         abstract = next(n.find(qn("w:abstractNumId")).get(qn("w:val")) for n in numbering.findall(qn("w:num")) if n.get(qn("w:numId")) == old)
         new_id = max(int(n.get(qn("w:numId"))) for n in numbering.findall(qn("w:num"))) + 1
         numbering.append(parse_xml(
@@ -350,8 +467,8 @@ class _Writer:
     def _table(self, block: Table, c) -> None:
         t = self.theme
         cols = max(len(block.header), *(len(r) for r in block.rows)) if block.rows else len(block.header)
-        table = c.add_table(rows=0, cols=cols)
-        table.style = self.style("Table Grid")
+        table = self._add_table(c, 0, cols)
+        table._tbl.tblStyle_val = None if self.ids["Table Grid"] in self.defaults else self.ids["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         align = {"left": 0, "center": 1, "right": 2}
         for r, row in enumerate(((block.header,) if block.header else ()) + block.rows):
@@ -370,7 +487,7 @@ class _Writer:
     def _callout(self, block: Callout, c) -> None:
         """A shaded box with the same padding on every side, kept on one page."""
         t = self.theme
-        table = c.add_table(rows=1, cols=1)
+        table = self._add_table(c, 1, 1)
         cell = table.rows[0].cells[0]
         _shade_cell(cell, t.colour.callout_fill, t.colour.callout_border)
         title = cell.paragraphs[0]
@@ -393,7 +510,7 @@ class _Writer:
         size = t.size.figure * min(1.0, card / widest) if widest else t.size.figure
         done = 0
         for count in rows:
-            table = c.add_table(rows=1, cols=count)
+            table = self._add_table(c, 1, count)
             table.alignment = WD_TABLE_ALIGNMENT.CENTER
             shown = figures[done:done + count]
             _table_alt_text(table, "; ".join(f"{plain_text(f.value)}: {plain_text(f.label)}" for f in shown))
@@ -545,11 +662,13 @@ class _Writer:
             self.block(block)
         self._fill_contents(contents)
         if self.doc.endnotes:
-            heading = self.word.add_paragraph(self.theme.labels.endnotes, style="Heading 1")
+            heading = self._styled_paragraph(self.theme.labels.endnotes, "Heading 1")
             heading.paragraph_format.page_break_before = True
         self.endnotes(self.doc.endnotes)
         _drop_thumbnail(self.word)
-        return stamped_zip(_package_files(self.word.part.package), build_time(self.doc.meta))
+        files = _package_files(self.word.part.package)
+        self._keep_styles(files)
+        return stamped_zip(files, build_time(self.doc.meta))
 
 
 def _package_files(package) -> PackageFiles:
