@@ -637,3 +637,59 @@ def test_a_slide_citing_very_many_notes_keeps_its_body(content_copy, tmp_path):
     body = [sh for sh in slide.shapes if sh.has_text_frame and "One point." in sh.text_frame.text][0]
     assert body.height > 2 * foot.height
     assert_nothing_overflows(prs)
+
+
+def _with_url(node, old: str, new: str):
+    """`node` with each link to `old` linking to `new` instead."""
+    from dataclasses import fields, is_dataclass, replace
+
+    from briefkit.model import Link
+
+    if isinstance(node, Link) and node.url == old:
+        return replace(node, url=new)
+    if isinstance(node, tuple):
+        return tuple(_with_url(n, old, new) for n in node)
+    if is_dataclass(node):
+        return replace(node, **{f.name: _with_url(getattr(node, f.name), old, new) for f in fields(node) if f.init})
+    return node
+
+
+def test_a_deck_rendered_after_others_is_the_bytes_of_a_first_render(monkeypatch):
+    """A process keeps the relationships and content types it wrote, by what they list: a deck
+    whose link, or whose number of slides, differs is the bytes it has when rendered first."""
+    from dataclasses import replace
+
+    from briefkit.render import deck_pptx
+    from briefkit.templates import Templates
+    from briefkit.theme import load_theme
+    from conftest import every_node_document
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    theme = load_theme(Templates.of(TEMPLATES))
+    doc = every_node_document()
+    docs = [doc, replace(doc, endnotes=_with_url(doc.endnotes, "https://example.org/alpha", "https://example.org/omega")),
+            replace(doc, blocks=doc.blocks[:2])]
+
+    def first(d) -> bytes:
+        deck_pptx._WRITTEN.clear()
+        return deck_pptx.render_deck(d, theme)
+
+    firsts = [first(d) for d in docs]
+    assert len(set(firsts)) == len(docs)
+    for i in [0, 1, 2, 1, 0]:
+        assert deck_pptx.render_deck(docs[i], theme) == firsts[i], i
+
+
+def test_relationships_kept_by_what_they_list_are_relative_to_their_source():
+    """The same relationship from parts in two folders has two targets, each as python-pptx writes it."""
+    from pptx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
+    from pptx.opc.package import Part, _Relationships
+    from pptx.opc.packuri import PackURI
+
+    from briefkit.render.deck_pptx import _rels_xml
+
+    target = Part(PackURI("/ppt/slides/slide1.xml"), CT.PML_SLIDE, None, b"")
+    for source in (PackURI("/ppt/presentation.xml"), PackURI("/ppt/slides/slide2.xml")):
+        rels = _Relationships(source.baseURI)
+        rels.get_or_add(RT.SLIDE, target)
+        assert _rels_xml(source, rels) == rels.xml

@@ -18,8 +18,8 @@ from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE
 from pptx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
 from pptx.opc.oxml import serialize_part_xml
-from pptx.opc.packuri import PackURI
-from pptx.opc.serialized import PackageWriter
+from pptx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI, PackURI
+from pptx.opc.serialized import _ContentTypesItem
 from lxml.etree import SubElement, fromstring
 from pptx.oxml.ns import nsdecls, qn
 from pptx.oxml.slide import CT_NotesSlide, CT_Slide
@@ -443,13 +443,39 @@ class _NotesSlidePart(_WrittenOnce, NotesSlidePart):
 
 
 def _package_files(package) -> PackageFiles:
-    """What Presentation.save writes, as python-pptx's package writer writes it."""
+    """What Presentation.save writes, as python-pptx's package writer writes it; the content types
+    and each part's relationships as python-pptx wrote them before in the process for the same
+    parts and relationships (a rebuild writes the same slides' relationships again)."""
+    parts = tuple(package.iter_parts())
     files = PackageFiles()
-    writer = PackageWriter(files, package._rels, tuple(package.iter_parts()))
-    writer._write_content_types_stream(files)
-    writer._write_pkg_rels(files)
-    writer._write_parts(files)
+    types = tuple((part.partname, part.content_type) for part in parts)
+    files.write(CONTENT_TYPES_URI, _written(("content types", types),
+                                            lambda: serialize_part_xml(_ContentTypesItem.xml_for(parts))))
+    files.write(PACKAGE_URI.rels_uri, _rels_xml(PACKAGE_URI, package._rels))
+    for part in parts:
+        files.write(part.partname, part.blob)
+        if part._rels:
+            files.write(part.partname.rels_uri, _rels_xml(part.partname, part._rels))
     return files
+
+
+def _rels_xml(source: PackURI, rels) -> bytes:
+    """The relationships' XML: the same for the same source folder, ids, types and targets."""
+    rows = tuple((rel.rId, rel.reltype, rel.is_external, rel.target_ref if rel.is_external else rel.target_partname)
+                 for rel in rels.values())
+    return _written((source.baseURI, rows), lambda: rels.xml)
+
+
+_WRITTEN: dict[tuple, bytes] = {}
+MAX_WRITTEN = 50_000  # relationships and content types parts a process keeps
+
+
+def _written(key: tuple, write) -> bytes:
+    if key not in _WRITTEN:
+        if len(_WRITTEN) >= MAX_WRITTEN:
+            _WRITTEN.clear()
+        _WRITTEN[key] = write()
+    return _WRITTEN[key]
 
 
 def _drop_slides(prs) -> None:
