@@ -693,3 +693,35 @@ def test_relationships_kept_by_what_they_list_are_relative_to_their_source():
         rels = _Relationships(source.baseURI)
         rels.get_or_add(RT.SLIDE, target)
         assert _rels_xml(source, rels) == rels.xml
+
+
+def test_a_plan_made_after_others_is_the_plan_made_first(tmp_path):
+    """A process keeps each section's slides, by the section, theme, fonts, note style and endnotes:
+    a deck differing in any of them is planned as if it were the first."""
+    from dataclasses import replace
+
+    from briefkit.model import Paragraph, Text
+    from briefkit.render import deck_plan
+    from briefkit.templates import Templates
+    from briefkit.theme import load_theme
+    from conftest import every_node_document
+
+    other = tmp_path / "other"  # the same fonts, another label
+    other.mkdir()
+    (other / "theme.yaml").write_text((TEMPLATES / "theme.yaml").read_text().replace("sources: Sources", "sources: Quellen"))
+    theme = load_theme(Templates.of(TEMPLATES))
+    doc = every_node_document()
+    alpha = doc.endnotes[0]
+    prose = next(b for b in doc.blocks if isinstance(b, Paragraph))
+    cases = [(doc, theme), (every_node_document("arabic"), theme), (doc, load_theme(Templates.of(other))),
+             (replace(doc, endnotes=(replace(alpha, blocks=(Paragraph((Text("Omega source"),)),)),) + doc.endnotes[1:]), theme),
+             (replace(doc, blocks=tuple(Paragraph((Text("Other words."),)) if b is prose else b for b in doc.blocks)), theme)]
+
+    def first(case) -> tuple:
+        deck_plan._PLANNED.clear()
+        return deck_plan.plan_deck(*case)
+
+    firsts = [first(case) for case in cases]
+    assert all(a != b for i, a in enumerate(firsts) for b in firsts[i + 1:])
+    for i in [0, 1, 2, 3, 4, 3, 2, 1, 0]:
+        assert deck_plan.plan_deck(*cases[i]) == firsts[i], i

@@ -355,8 +355,19 @@ class _Planner:
 
     # content slides --------------------------------------------------------------
 
-    def _content(self, d: _Draft) -> list[Slide]:
-        """A draft's text slides (continued for lists), then its figure and image slides."""
+    def _content(self, d: _Draft) -> tuple[Slide, ...]:
+        """A draft's text slides (continued for lists), then its figure and image slides: planned once
+        per process for the same draft, theme, fonts, note style and endnotes (`watch` plans again
+        only the sections that changed)."""
+        key = (d.kind, d.title, tuple(d.blocks), d.figures, tuple(d.notes), tuple(d.images), self.theme, self.measure,
+               self.style, self.doc.endnotes)
+        if key not in _PLANNED:
+            if len(_PLANNED) >= MAX_PLANNED:
+                _PLANNED.clear()
+            _PLANNED[key] = tuple(self._content_slides(d))
+        return _PLANNED[key]
+
+    def _content_slides(self, d: _Draft) -> list[Slide]:
         slides: list[Slide] = []
         full = [p for b in d.blocks for p in _paras(b, self.style)]
         points = _note_items(d.notes)  # talking points, used up slide by slide
@@ -505,6 +516,10 @@ class _Planner:
             if height <= box.height * FOOT_SHARE:
                 return foot, Box(box.left, box.top, box.width, box.height - height - FOOT_GAP)
         return (), box
+
+
+_PLANNED: dict[tuple, tuple[Slide, ...]] = {}
+MAX_PLANNED = 10_000  # drafts' slides a process keeps
 
 
 def plan_deck(doc: Document, theme: Theme) -> tuple[Slide, ...]:
