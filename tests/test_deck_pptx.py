@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import posixpath
@@ -654,11 +655,16 @@ def _with_url(node, old: str, new: str):
     return node
 
 
-def test_a_deck_rendered_after_others_is_the_bytes_of_a_first_render(monkeypatch):
-    """A process keeps the relationships and content types it wrote, by what they list: a deck
-    whose link, or whose number of slides, differs is the bytes it has when rendered first."""
+def test_a_deck_rendered_after_others_is_the_bytes_of_a_first_render(monkeypatch, tmp_path):
+    """A process keeps the slides, relationships and content types it wrote: a deck whose link,
+    number of slides (the endnotes' slides numbered otherwise) or short title differs is the bytes
+    it has when rendered first; a slide written again relates its links in the same order, and a
+    picture's slide is made again with its picture."""
     from dataclasses import replace
 
+    from PIL import Image as PILImage
+
+    from briefkit.model import Image, Link, Paragraph, Text
     from briefkit.render import deck_pptx
     from briefkit.templates import Templates
     from briefkit.theme import load_theme
@@ -668,15 +674,22 @@ def test_a_deck_rendered_after_others_is_the_bytes_of_a_first_render(monkeypatch
     theme = load_theme(Templates.of(TEMPLATES))
     doc = every_node_document()
     docs = [doc, replace(doc, endnotes=_with_url(doc.endnotes, "https://example.org/alpha", "https://example.org/omega")),
-            replace(doc, blocks=doc.blocks[:2])]
+            replace(doc, blocks=doc.blocks[:2]), replace(doc, meta=replace(doc.meta, short_title="Other"))]
+    links = (Text("See "), Link((Text("one"),), "https://one.example/"), Text(" and "), Link((Text("two"),), "https://two.example/"))
+    docs.append(replace(doc, blocks=doc.blocks + (Paragraph(links),)))
+    PILImage.new("RGB", (40, 30), "teal").save(tmp_path / "picture.png")
+    docs.append(replace(doc, blocks=doc.blocks + (Image(str(tmp_path / "picture.png"), "A teal box"),)))
 
     def first(d) -> bytes:
         deck_pptx._WRITTEN.clear()
+        deck_pptx._PROTOTYPES.clear()
         return deck_pptx.render_deck(d, theme)
 
     firsts = [first(d) for d in docs]
     assert len(set(firsts)) == len(docs)
-    for i in [0, 1, 2, 1, 0]:
+    with zipfile.ZipFile(io.BytesIO(firsts[4])) as z:  # a slide with two links
+        assert any(n.endswith(".rels") and z.read(n).count(b'TargetMode="External"') == 2 for n in z.namelist())
+    for i in [0, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0]:
         assert deck_pptx.render_deck(docs[i], theme) == firsts[i], i
 
 

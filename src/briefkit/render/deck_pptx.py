@@ -88,12 +88,20 @@ def _place(sp, box: Box) -> None:
 
 class _Prototypes:
     """The slides and shapes a deck is copied from, made once per process, theme and reference
-    deck (`watch` renders many decks): each is read only, through a deep copy."""
+    deck (`watch` renders many decks): each is read only, through a deep copy. With them, the
+    slides written: a slide planned and numbered as one written before is that one's XML."""
 
     def __init__(self) -> None:
         self.slides: dict[str, tuple] = {}
         self.shapes: dict[tuple, object] = {}
         self.notes: tuple | None = None
+        # (slide, number, briefing details, measure): (slide XML, notes XML, the slide's hyperlinks)
+        self.written: dict[tuple, tuple[bytes, bytes, tuple[str, ...]]] = {}
+
+    def keep(self, key: tuple, written: tuple[bytes, bytes, tuple[str, ...]]) -> None:
+        if len(self.written) >= MAX_WRITTEN_SLIDES:
+            self.written.clear()
+        self.written[key] = written
 
     @classmethod
     def of(cls, theme: Theme, reference: Path) -> _Prototypes:
@@ -106,6 +114,7 @@ class _Prototypes:
 
 
 _PROTOTYPES: dict[tuple, _Prototypes] = {}
+MAX_WRITTEN_SLIDES = 5_000  # slides (with their notes pages) a process keeps as written
 
 
 class _Deck:
@@ -279,10 +288,15 @@ class _Deck:
     # slides -------------------------------------------------------------------
 
     def _add_slide(self, s: Slide) -> tuple[_SlideXml, object, object]:
-        """A new slide part from its kind's prototype, related from the presentation as
-        python-pptx's add_slide relates it; (the slide, its title, its body placeholder or None)."""
+        """A new slide from its kind's prototype; (the slide, its title, its body placeholder or None)."""
         prototype, last_id, title_at, body_at = self._slide_prototype(s.kind)
         element = deepcopy(prototype)
+        slide = _SlideXml(element, self._slide_part(s, element), last_id)
+        shapes = list(slide.tree.iter_shape_elms())
+        return slide, shapes[title_at], None if body_at is None else shapes[body_at]
+
+    def _slide_part(self, s: Slide, element) -> _SlidePart:
+        """A new slide part, related from the presentation as python-pptx's add_slide relates it."""
         self.slides += 1
         n = self.slides
         part = _SlidePart(PackURI(f"/ppt/slides/slide{n}.xml"), CT.PML_SLIDE, self.package, element)
@@ -291,25 +305,46 @@ class _Deck:
         # would first scan every relationship of the presentation, once per slide)
         rid = self.prs.part.rels._add_relationship(RT.SLIDE, part)
         SubElement(self.slide_ids, P_SLDID, {"id": str(MIN_SLIDE_ID + n - 1), R_ID: rid})
-        slide = _SlideXml(element, part, last_id)
-        shapes = list(slide.tree.iter_shape_elms())
-        return slide, shapes[title_at], None if body_at is None else shapes[body_at]
+        return part
 
     def _add_notes(self, slide: _SlideXml, s: Slide) -> "_NotesSlidePart":
-        """The slide's notes page, related as python-pptx's notes_slide relates it."""
-        master = self.prs.part.notes_master_part  # made on first use, as python-pptx makes it
+        """The slide's notes page from the notes prototype."""
         prototype, notes_at = self._notes_prototype()
         element = deepcopy(prototype)
-        part = _NotesSlidePart(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"), CT.PML_NOTES_SLIDE,
-                               self.package, element)
-        part.relate_to(master, RT.NOTES_MASTER)
-        part.relate_to(slide.part, RT.SLIDE)
-        slide.part.relate_to(part, RT.NOTES_SLIDE)
+        part = self._notes_part(slide.part, element)
         body = list(element.cSld.spTree.iter_shape_elms())[notes_at].find(TXBODY)
         self._paragraphs(part, body, s.notes, self.theme.deck.notes_size, self.theme.colour.text, after=False)
         return part
 
+    def _notes_part(self, slide: _SlidePart, element) -> "_NotesSlidePart":
+        """A new notes page part, related as python-pptx's notes_slide relates it."""
+        master = self.prs.part.notes_master_part  # made on first use, as python-pptx makes it
+        part = _NotesSlidePart(self.package.next_partname("/ppt/notesSlides/notesSlide%d.xml"), CT.PML_NOTES_SLIDE,
+                               self.package, element)
+        part.relate_to(master, RT.NOTES_MASTER)
+        part.relate_to(slide, RT.SLIDE)
+        slide.relate_to(part, RT.NOTES_SLIDE)
+        return part
+
     def slide(self, s: Slide, number: int) -> None:
+        """The slide and its notes page; a slide written before in the process with the same plan,
+        number, briefing details and fonts (and theme and reference deck, whose prototypes keep it)
+        is that one's XML, its parts related anew in the same order."""
+        key = (s, number, self.doc.meta, self.measure)
+        if key in self.prototypes.written:
+            slide_xml, notes_xml, links = self.prototypes.written[key]
+            part = self._slide_part(s, None)
+            for url in links:
+                part.relate_to(url, RT.HYPERLINK, is_external=True)
+            notes = self._notes_part(part, None)
+            part.write_once(slide_xml)
+            notes.write_once(notes_xml)
+            return
+        part, notes = self._write_slide(s, number)
+        if s.kind != "image" and not _hyperlinks(notes):  # a picture is a part of its own; notes are plain text
+            self.prototypes.keep(key, (part.blob, notes.blob, _hyperlinks(part)))
+
+    def _write_slide(self, s: Slide, number: int) -> tuple[_SlidePart, _NotesSlidePart]:
         t = self.theme
         slide, title, body = self._add_slide(s)
         band = s.kind in ("title", "section") and not self.own_master
@@ -350,6 +385,7 @@ class _Deck:
         notes = self._add_notes(slide, s)
         slide.part.write_once()
         notes.write_once()
+        return slide.part, notes
 
     def _text_area(self, slide: _SlideXml, placeholder, box: Box, name: str):
         """The layout's body placeholder, placed, where it has one, else a text box."""
@@ -426,8 +462,9 @@ class _WrittenOnce:
 
     _written: bytes | None = None
 
-    def write_once(self) -> None:
-        self._written, self._element = serialize_part_xml(self._element), None
+    def write_once(self, xml: bytes | None = None) -> None:
+        """Its element serialized, or `xml`: what an identical page was written as."""
+        self._written, self._element = serialize_part_xml(self._element) if xml is None else xml, None
 
     @property
     def blob(self) -> bytes:
@@ -476,6 +513,11 @@ def _written(key: tuple, write) -> bytes:
             _WRITTEN.clear()
         _WRITTEN[key] = write()
     return _WRITTEN[key]
+
+
+def _hyperlinks(part) -> tuple[str, ...]:
+    """The addresses a part links to, in the order of their relationships."""
+    return tuple(rel.target_ref for rel in part.rels.values() if rel.reltype == RT.HYPERLINK)
 
 
 def _drop_slides(prs) -> None:
