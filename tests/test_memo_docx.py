@@ -221,3 +221,27 @@ def test_a_style_that_is_its_types_default_is_applied_as_python_docx_applies_it(
     title = next(p for p in docx.Document(str(tmp_path / "m.docx")).paragraphs if p.text == "Every Node")
     assert expected.pPr is not None and expected.pPr.pStyle is None
     assert title._p.pPr.pStyle is None
+
+
+@pytest.mark.parametrize("children", ["", "<w:jc w:val='left'/><w:spacing w:before='20'/>", "<w:spacing/><w:pStyle w:val='Quote'/>",
+                                      "<w:rPr/><w:keepNext w:val='0'/><w:ind/>", "<w:keepLines w:val='0'/><w:pBdr/>",
+                                      "<w:ind w:left='1'/><w:jc w:val='left'/><w:ind w:left='2'/>"])
+def test_paragraph_properties_are_placed_as_python_docx_places_them(children):
+    """Keep-together, keep-with-next and space-after go where python-docx's setters put them, also
+    among properties out of the schema's order."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    from docx.shared import Pt
+    from docx.text.paragraph import Paragraph
+
+    from briefkit.render.memo_docx import _on_off, _space_after
+
+    for keep_next in (True, False):
+        xml = f"<w:p {nsdecls('w')}><w:pPr>{children}</w:pPr><w:r/></w:p>"
+        ours, python_docx = parse_xml(xml), parse_xml(xml)
+        _on_off(ours, "w:keepLines", True)
+        _on_off(ours, "w:keepNext", keep_next)
+        _space_after(ours, 2.5)
+        pf = Paragraph(python_docx, None).paragraph_format
+        pf.keep_together, pf.keep_with_next, pf.space_after = True, keep_next, Pt(2.5)
+        assert ours.xml == python_docx.xml

@@ -476,7 +476,7 @@ class _Writer:
             for i in range(cols):
                 p = cells[i].paragraphs[0]
                 p.alignment = align.get(block.aligns[i] if i < len(block.aligns) else "left", 0)
-                p.paragraph_format.space_after = Pt(2)
+                _space_after(p._p, 2)
                 head = r == 0 and bool(block.header)
                 if head:
                     _shade_cell(cells[i], t.colour.primary)
@@ -517,11 +517,11 @@ class _Writer:
             for cell, fig in zip(table.rows[0].cells, shown):
                 _card_cell(cell, t.colour.callout_fill, t.colour.accent)
                 value = cell.paragraphs[0]
-                value.paragraph_format.space_after = Pt(2)
+                _space_after(value._p, 2)
                 self._append(value._p, (Text(plain_text(fig.value).replace(" ", "\u00a0")),),
                              _Fmt(bold=True, colour=t.colour.accent, size=math.floor(size * 2) / 2, sans=True))
                 label = self._paragraph(cell)
-                label.paragraph_format.space_after = Pt(2)
+                _space_after(label._p, 2)
                 self._append(label._p, fig.label, _Fmt(bold=True, colour=t.colour.primary, size=t.size.small + 0.5, sans=True))
                 if fig.note:
                     note = self._paragraph(cell)
@@ -754,12 +754,45 @@ def _no_border(style) -> None:
             ppr.remove(el)
 
 
-# Children of w:pPr that follow pBdr / shd / numPr in the schema's sequence.
-_AFTER_NUMPR = ("w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku",
-                "w:wordWrap", "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
-                "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
-                "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
-                "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+# The children of w:pPr in the schema's sequence (python-docx's CT_PPr).
+_PPR_ORDER = ("w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr", "w:widowControl", "w:numPr",
+              "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku",
+              "w:wordWrap", "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
+              "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+              "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
+              "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_AFTER_NUMPR = _PPR_ORDER[_PPR_ORDER.index("w:numPr") + 1:]
+
+
+def _ppr_child(p, tag: str):
+    """The paragraph's w:pPr child `tag`, added where python-docx's get_or_add adds it (before the
+    first child with the first of the later tags that has one), the children looked at once rather
+    than searched for each later tag."""
+    ppr = p.get_or_add_pPr()
+    child = ppr.find(qn(tag))
+    if child is None:
+        child = OxmlElement(tag)
+        first: dict = {}
+        for c in ppr:
+            first.setdefault(c.tag, c)
+        later = (first[qn(t)] for t in _PPR_ORDER[_PPR_ORDER.index(tag) + 1:] if qn(t) in first)
+        successor = next(later, None)
+        successor.addprevious(child) if successor is not None else ppr.append(child)
+    return child
+
+
+def _on_off(p, tag: str, on: bool) -> None:
+    """`paragraph_format.keep_together = on` for w:keepLines, and the like, as python-docx writes it."""
+    child = _ppr_child(p, tag)
+    if on:
+        child.attrib.pop(qn("w:val"), None)
+    else:
+        child.set(qn("w:val"), "0")
+
+
+def _space_after(p, points: float) -> None:
+    """`paragraph_format.space_after = Pt(points)`, as python-docx writes it."""
+    _ppr_child(p, "w:spacing").set(qn("w:after"), str(Pt(points).twips))
 
 
 def _ppr_insert(paragraph, xml: str, tag: str) -> None:
@@ -809,10 +842,10 @@ def _keep_together(table, paragraphs) -> None:
         if trpr.find(qn("w:cantSplit")) is None:
             trpr.append(OxmlElement("w:cantSplit"))
     for p in paragraphs:
-        p.paragraph_format.keep_together = True
-        p.paragraph_format.keep_with_next = p is not paragraphs[-1]
+        _on_off(p._p, "w:keepLines", True)
+        _on_off(p._p, "w:keepNext", p is not paragraphs[-1])
     if paragraphs:
-        paragraphs[-1].paragraph_format.space_after = Pt(0)
+        _space_after(paragraphs[-1]._p, 0)
 
 
 def _bookmark(p, name: str, ident: int) -> str:
