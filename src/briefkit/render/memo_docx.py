@@ -158,7 +158,8 @@ class _Writer:
         self.toc: list[tuple[int, str, str]] = []  # (level, title, bookmark) of each heading
         self.heading_level = 0  # of the last heading in the body
         self.endnotes_part = self._add_endnotes_part()
-        self._body_end = self.word.element.body.sectPr  # body paragraphs go before it
+        self._body = self.word.element.body
+        self._body_end = self._body.sectPr  # body paragraphs go before it
         self._styles: dict[str, object] = {}  # by name, filled on first lookup
         self.ids: dict[str, str] = {}  # style id by name, once styles() has set the styles
         self.defaults: frozenset[str] = frozenset()
@@ -168,15 +169,11 @@ class _Writer:
     def _paragraph(self, container, style: str = "") -> WordParagraph:
         """`container.add_paragraph(style=...)` without python-docx's search of every style by name
         and of the body for its section properties on each call (quadratic in a long memo)."""
-        p = OxmlElement("w:p")
-        if style:
-            ppr = OxmlElement("w:pPr")
-            ppr.append(_val("w:pStyle", self.ids[style]))
-            p.append(ppr)
+        p = _child(self._body if container is self.word else container._element, "w:p")
         if container is self.word and self._body_end is not None:
             self._body_end.addprevious(p)
-        else:
-            (self.word.element.body if container is self.word else container._element).append(p)
+        if style:
+            _child(_child(p, "w:pPr"), "w:pStyle").set(qn("w:val"), self.ids[style])
         return WordParagraph(p, container)
 
     def _styled_paragraph(self, text: str, style: str) -> WordParagraph:
@@ -638,25 +635,18 @@ class _Writer:
         root = self.endnotes_part.element
         self.in_endnotes = True
         for note in notes:
-            en = OxmlElement("w:endnote")
+            en = _child(root, "w:endnote")
             en.set(qn("w:id"), str(note.number))
             paragraphs = _note_paragraphs(note)
             for i, inlines in enumerate(paragraphs):
-                p = OxmlElement("w:p")
-                ppr = OxmlElement("w:pPr")
-                ppr.append(_val("w:pStyle", "EndnoteText"))
-                p.append(ppr)
+                p = _child(en, "w:p")
+                _child(_child(p, "w:pPr"), "w:pStyle").set(qn("w:val"), "EndnoteText")
                 if i == 0:
-                    r = OxmlElement("w:r")
-                    rpr = OxmlElement("w:rPr")
-                    rpr.append(_val("w:rStyle", "EndnoteReference"))
-                    r.append(rpr)
-                    r.append(OxmlElement("w:endnoteRef"))
-                    p.append(r)
+                    r = _child(p, "w:r")
+                    _child(_child(r, "w:rPr"), "w:rStyle").set(qn("w:val"), "EndnoteReference")
+                    _child(r, "w:endnoteRef")
                     p.append(self._run(" ", _Fmt()))
                 self._append(p, inlines, _Fmt(), part=self.endnotes_part)
-                en.append(p)
-            root.append(en)
 
     def render(self) -> bytes:
         self.styles()
@@ -777,13 +767,14 @@ def _ppr_child(p, tag: str):
     ppr = p.get_or_add_pPr()
     child = ppr.find(qn(tag))
     if child is None:
-        child = OxmlElement(tag)
         first: dict = {}
         for c in ppr:
             first.setdefault(c.tag, c)
         later = (first[qn(t)] for t in _PPR_ORDER[_PPR_ORDER.index(tag) + 1:] if qn(t) in first)
         successor = next(later, None)
-        successor.addprevious(child) if successor is not None else ppr.append(child)
+        child = _child(ppr, tag)
+        if successor is not None:
+            successor.addprevious(child)
     return child
 
 
