@@ -681,7 +681,7 @@ def test_a_deck_rendered_after_others_is_the_bytes_of_a_first_render(monkeypatch
     docs.append(replace(doc, blocks=doc.blocks + (Image(str(tmp_path / "picture.png"), "A teal box"),)))
 
     def first(d) -> bytes:
-        deck_pptx._WRITTEN.clear()
+        deck_pptx._PACKAGE_XML.clear()
         deck_pptx._PROTOTYPES.clear()
         return deck_pptx.render_deck(d, theme)
 

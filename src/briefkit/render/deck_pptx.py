@@ -99,6 +99,7 @@ class _Prototypes:
         self.written: dict[tuple, tuple[bytes, bytes, tuple[str, ...]]] = {}
 
     def keep(self, key: tuple, written: tuple[bytes, bytes, tuple[str, ...]]) -> None:
+        """A slide as written, for the next deck with the same slide at the same number."""
         if len(self.written) >= MAX_WRITTEN_SLIDES:
             self.written.clear()
         self.written[key] = written
@@ -486,8 +487,8 @@ def _package_files(package) -> PackageFiles:
     parts = tuple(package.iter_parts())
     files = PackageFiles()
     types = tuple((part.partname, part.content_type) for part in parts)
-    files.write(CONTENT_TYPES_URI, _written(("content types", types),
-                                            lambda: serialize_part_xml(_ContentTypesItem.xml_for(parts))))
+    files.write(CONTENT_TYPES_URI, _package_xml(("content types", types),
+                                                lambda: serialize_part_xml(_ContentTypesItem.xml_for(parts))))
     files.write(PACKAGE_URI.rels_uri, _rels_xml(PACKAGE_URI, package._rels))
     for part in parts:
         files.write(part.partname, part.blob)
@@ -500,19 +501,20 @@ def _rels_xml(source: PackURI, rels) -> bytes:
     """The relationships' XML: the same for the same source folder, ids, types and targets."""
     rows = tuple((rel.rId, rel.reltype, rel.is_external, rel.target_ref if rel.is_external else rel.target_partname)
                  for rel in rels.values())
-    return _written((source.baseURI, rows), lambda: rels.xml)
+    return _package_xml((source.baseURI, rows), lambda: rels.xml)
 
 
-_WRITTEN: dict[tuple, bytes] = {}
-MAX_WRITTEN = 50_000  # relationships and content types parts a process keeps
+_PACKAGE_XML: dict[tuple, bytes] = {}
+MAX_PACKAGE_XML = 50_000  # relationships and content types parts a process keeps
 
 
-def _written(key: tuple, write) -> bytes:
-    if key not in _WRITTEN:
-        if len(_WRITTEN) >= MAX_WRITTEN:
-            _WRITTEN.clear()
-        _WRITTEN[key] = write()
-    return _WRITTEN[key]
+def _package_xml(key: tuple, write) -> bytes:
+    """The XML `write` makes, made once per process for `key` (what the XML is made from)."""
+    if key not in _PACKAGE_XML:
+        if len(_PACKAGE_XML) >= MAX_PACKAGE_XML:
+            _PACKAGE_XML.clear()
+        _PACKAGE_XML[key] = write()
+    return _PACKAGE_XML[key]
 
 
 def _hyperlinks(part) -> tuple[str, ...]:
