@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import io
 import json
@@ -337,6 +338,7 @@ def test_watch_keeps_a_deliverable_whose_document_did_not_change(tmp_path, conte
         add_paragraph()
 
     steps, rounds, errors, firsts, ticks = [add_paragraph, comment_the_theme, lose_the_deck], [], [], [], []
+    collecting = []  # whether Python's collector could run during each rebuild (it runs between them)
 
     def first_build(_built) -> None:  # the build watch starts with, then the first edit
         firsts.append(1)
@@ -345,6 +347,7 @@ def test_watch_keeps_a_deliverable_whose_document_did_not_change(tmp_path, conte
 
     def rebuilt(built, _seconds) -> None:  # each rebuild, then the next edit
         rounds.append({b.path.name: b.rendered for b in built})
+        collecting.append(gc.isenabled())
         if len(rounds) < len(steps):
             steps[len(rounds)]()
 
@@ -358,3 +361,23 @@ def test_watch_keeps_a_deliverable_whose_document_did_not_change(tmp_path, conte
     assert rounds == [{"memo.docx": True, "brief.pdf": True, "deck.pptx": False},
                       {"memo.docx": True, "brief.pdf": True, "deck.pptx": True},
                       {"memo.docx": True, "brief.pdf": True, "deck.pptx": True}]
+    assert collecting == [False] * 3 and gc.isenabled()
+
+
+def test_a_copy_sends_a_large_result_without_waiting_to_be_asked():
+    """A result larger than a pipe holds is read as it comes: the copy is done and gone while this
+    process is still busy (`watch` renders the brief meanwhile), not kept until it asks."""
+    import time
+
+    from briefkit.build import _Copy
+
+    sent = b"\x01" * (4 << 20)
+    copy = _Copy(lambda: sent, [])
+    try:
+        deadline = time.monotonic() + 20
+        while os.waitid(os.P_PID, copy.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            assert time.monotonic() < deadline, "the copy is still waiting to be asked for its result"
+            time.sleep(0.01)
+        assert copy.result() == ("ok", sent)
+    finally:
+        copy.stop()

@@ -312,6 +312,16 @@ class _Copy:
         if with_input:
             os.close(input_read)
         self._read: int | None = read
+        self._sent: list[bytes] = []
+        # read as it comes: a result larger than the pipe holds would keep the copy waiting for
+        # this process to ask, and its exit (some milliseconds) would then be waited for too
+        self._reader = threading.Thread(target=self._receive, daemon=True)
+        self._reader.start()
+
+    def _receive(self) -> None:
+        read, self._read = self._read, None  # this thread's now: copies made later leave it alone
+        with os.fdopen(read, "rb") as pipe:
+            self._sent.append(pipe.read())
 
     @classmethod
     def sent_its_document(cls, fmt: str, template_dir: Path | None, others: list[_Copy]) -> _Copy:
@@ -335,15 +345,14 @@ class _Copy:
         return fd
 
     def result(self) -> tuple[str, object]:
-        with os.fdopen(self._read, "rb") as pipe:
-            self._read = None
-            data = pipe.read()
+        self._reader.join()
         os.waitpid(self.pid, 0)
         self.pid = 0
+        data = b"".join(self._sent)
         return pickle.loads(data) if data else ("again", None)
 
     def close(self) -> None:
-        """This process's ends of the copy's pipes closed."""
+        """The ends of the copy's pipes this process holds closed (in a copy made after it)."""
         for fd in (self._read, self._input):
             if fd is not None:
                 os.close(fd)
@@ -351,10 +360,13 @@ class _Copy:
 
     def stop(self) -> None:
         if self.pid:
-            self.close()
+            if self._input is not None:
+                os.close(self._input)
+                self._input = None
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
             self.pid = 0
+            self._reader.join()  # the copy gone, its pipe has ended
 
 
 def build(content_dir: Path, template_dir: Path | None, out_dir: Path, formats: tuple[str, ...], *,
@@ -510,6 +522,7 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
                 continue
             start = time.perf_counter()
             written.markdown_only = all(p.suffix.lower() == ".md" and Path(content_dir) in p.parents for p in changed)
+            gc.disable()  # a collection of this long-lived process mid-rebuild would add to the wait
             try:
                 built = build(content_dir, template_dir, out_dir, formats_affected(changed, template_dir), on_built=on_built,
                               unchanged=written)
@@ -517,3 +530,6 @@ def watch(content_dir: Path, template_dir: Path | None, out_dir: Path, *, on_bui
                 on_rebuilt(built, time.perf_counter() - start)
             except Exception as e:  # noqa: BLE001 (whatever failed, report it and keep watching)
                 on_error(e)
+            finally:  # collected while waiting for the next save instead
+                gc.enable()
+                gc.collect()
