@@ -251,7 +251,7 @@ def test_a_kept_layout_learnt_from_a_paragraph_parsed_before_wrapping_is_whole(t
     brief_pdf.warm_up(theme)  # the fonts registered
     style = brief_pdf.stylesheet(theme).body
     with brief_pdf.layouts_kept():
-        brief_pdf._LAYOUTS.begin(theme, "en-US")
+        brief_pdf._LAYOUTS.begin((theme, "en-US"))
         first, second = (brief_pdf._Paragraph("Some <b>bold</b> words, set twice.", style) for _ in range(2))
         first.minWidth()  # parses it
         first.wrap(200, 100)

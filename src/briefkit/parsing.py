@@ -22,6 +22,7 @@ from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import InlineProcessor as InlinePass, Treeprocessor
 
 from briefkit.errors import BuildError
+from briefkit.kept import keep
 from briefkit.limits import MAX_INLINE_DEPTH
 from briefkit.loading import image_problems
 from briefkit.model import (Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading, Image,
@@ -215,9 +216,7 @@ class Parser:
             if found is None:
                 found = self._parse(section)
                 if "![" not in section:  # an image's file is checked on every build
-                    if len(_PARSED) >= MAX_PARSED:
-                        _PARSED.clear()
-                    _PARSED[key] = found
+                    keep(_PARSED, key, found, MAX_PARSED)
             out += found
         return tuple(out)
 

@@ -27,6 +27,7 @@ from reportlab.platypus import Image as RLImage
 from reportlab.platypus.paragraph import _getFragWords, _processed_frags, cleanBlockQuotedText
 from reportlab.platypus.tableofcontents import TableOfContents
 
+from briefkit.kept import Generations
 from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Heading,
                             Image, Inline, LineBreak, Link, Meta, NoteRef, OrderedList, Paragraph, Quote, Rule, Strong, Table, Text,
                             address_pieces, block_text, cites_next, figure_rows, key_figures, note_label, plain_text)
@@ -543,35 +544,22 @@ class _Paragraph(RLParagraph):
         return lines
 
 
-class _Layouts:
+class _Layouts(Generations):
     """The paragraphs of the renders before, as laid out, kept by a process that renders the brief
     again and again (`watch`): what parsing and wrapping set on each paragraph, pickled as it was
-    wrapped (before a split changes it), by markup, style and width. A paragraph found here is
-    neither parsed nor broken into lines again, and comes out the same bytes. Entries the last
-    render neither used nor learned are let go.
+    wrapped (before a split changes it), by markup, style and width, in the theme and language
+    (the scope). A paragraph found here is neither parsed nor broken into lines again, and comes
+    out the same bytes.
 
-    An entry is unpickled once, when first recalled, and its objects are shared by every
-    paragraph drawn from it; a paragraph takes a copy of its own before anything but drawing
-    uses them (see _Paragraph._own)."""
+    An entry, [pickled state, the state unpickled once recalled or None], is unpickled once, when
+    first recalled, and its objects are shared by every paragraph drawn from it; a paragraph takes
+    a copy of its own before anything but drawing uses them (see _Paragraph._own)."""
 
     def __init__(self) -> None:
-        self.scope: tuple | None = None  # the theme and language the entries were laid out in
-        # key -> [pickled state, the state unpickled once recalled (shared) or None]
-        self.last: dict[tuple, list] = {}
-        self.now: dict[tuple, list] = {}
-        self.size = 0  # bytes in `now`
-
-    def begin(self, theme: Theme, language: str) -> None:
-        if self.scope != (theme, language):
-            self.scope, self.last, self.now = (theme, language), {}, {}
-        elif self.now:
-            self.last, self.now = self.now, {}
-        self.size = 0
+        super().__init__(MAX_KEPT_LAYOUTS, lambda key, entry: len(entry[0]))
 
     def recall(self, paragraph: _Paragraph, key: tuple) -> bool:
-        entry = self.now.get(key)
-        if entry is None and (entry := self.last.get(key)) is not None:
-            self._keep(key, entry)
+        entry = self.find(key)
         if entry is None:
             return False
         if entry[1] is None:
@@ -585,12 +573,7 @@ class _Layouts:
         """Keeps what parsing and wrapping set on the paragraph (`before` is its state before
         wrapping, which may have been parsed already)."""
         made = {k: v for k, v in paragraph.__dict__.items() if k in _PARSED or before.get(k, _Layouts) is not v}
-        self._keep(key, [pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL), None])
-
-    def _keep(self, key: tuple, entry: list) -> None:
-        if self.size + len(entry[0]) <= MAX_KEPT_LAYOUTS:
-            self.now[key] = entry
-            self.size += len(entry[0])
+        self.keep(key, [pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL), None])
 
 
 MAX_KEPT_LAYOUTS = 32 * 2**20  # bytes of pickled paragraphs kept for the next render
@@ -832,7 +815,7 @@ def render_brief(doc: Document, theme: Theme) -> bytes:
     (A second pass runs only if the headings drawn differ from those foreseen.)"""
     _register_fonts(theme)
     if _LAYOUTS is not None:
-        _LAYOUTS.begin(theme, doc.meta.language)
+        _LAYOUTS.begin((theme, doc.meta.language))
     st, m, c = stylesheet(theme, doc.meta.language), doc.meta, theme.colour
     pagesize = A4 if theme.page.size.lower() == "a4" else LETTER
     pw, ph = pagesize

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
+from briefkit.kept import keep
 from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading, Image,
                             Inline, KeyFigure, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
                             Strong, Table, Text, address_pieces, block_text, cites_next, key_figures, note_label, note_refs,
@@ -93,8 +94,7 @@ class Measure:
         files = tuple(theme.font_file(style) for style in ("regular", "bold", "italic", "bold_italic"))
         key = tuple((path, path.stat().st_mtime) for path in files)
         if key not in _MEASURES:
-            _MEASURES.clear()
-            _MEASURES[key] = cls(*files)
+            keep(_MEASURES, key, cls(*files), 1)
         measure = _MEASURES[key]
         if len(measure._lines) > MAX_MEASURED:
             measure._lines.clear()
@@ -362,9 +362,7 @@ class _Planner:
         key = (d.kind, d.title, tuple(d.blocks), d.figures, tuple(d.notes), tuple(d.images), self.theme, self.measure,
                self.style, self.doc.endnotes)
         if key not in _PLANNED:
-            if len(_PLANNED) >= MAX_PLANNED:
-                _PLANNED.clear()
-            _PLANNED[key] = tuple(self._content_slides(d))
+            keep(_PLANNED, key, tuple(self._content_slides(d)), MAX_PLANNED)
         return _PLANNED[key]
 
     def _content_slides(self, d: _Draft) -> list[Slide]:

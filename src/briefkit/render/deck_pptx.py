@@ -29,6 +29,7 @@ from pptx.slide import NotesSlide, Slide as PptxSlide
 from pptx.util import Emu, Inches, Pt
 
 from briefkit.errors import BuildError, Origin
+from briefkit.kept import keep
 from briefkit.model import Document
 from briefkit.render.deck_plan import (BULLET_INDENT, INSET_X, INSET_Y, LINE, MARGIN_X, PARA_AFTER, SLIDE_H,
                                        SLIDE_W, Box, Measure, Para, Run, Slide, foot_box, plan_deck, runs_of, title_box)
@@ -100,17 +101,14 @@ class _Prototypes:
 
     def keep(self, key: tuple, written: tuple[bytes, bytes, tuple[str, ...]]) -> None:
         """A slide as written, for the next deck with the same slide at the same number."""
-        if len(self.written) >= MAX_WRITTEN_SLIDES:
-            self.written.clear()
-        self.written[key] = written
+        keep(self.written, key, written, MAX_WRITTEN_SLIDES)
 
     @classmethod
     def of(cls, theme: Theme, reference: Path) -> _Prototypes:
         stat = reference.stat()
         key = (theme, reference, stat.st_mtime_ns, stat.st_size)
         if key not in _PROTOTYPES:
-            _PROTOTYPES.clear()
-            _PROTOTYPES[key] = cls()
+            keep(_PROTOTYPES, key, cls(), 1)
         return _PROTOTYPES[key]
 
 
@@ -511,9 +509,7 @@ MAX_PACKAGE_XML = 50_000  # relationships and content types parts a process keep
 def _package_xml(key: tuple, write) -> bytes:
     """The XML `write` makes, made once per process for `key` (what the XML is made from)."""
     if key not in _PACKAGE_XML:
-        if len(_PACKAGE_XML) >= MAX_PACKAGE_XML:
-            _PACKAGE_XML.clear()
-        _PACKAGE_XML[key] = write()
+        keep(_PACKAGE_XML, key, write(), MAX_PACKAGE_XML)
     return _PACKAGE_XML[key]
 
 

@@ -29,6 +29,7 @@ from docx.shared import Emu, Inches, Pt, RGBColor
 from docx.text.paragraph import Paragraph as WordParagraph
 from lxml.etree import SubElement
 
+from briefkit.kept import keep
 from briefkit.model import (ADDRESS_BREAK, NOTE_SEPARATOR, Block, BulletList, Callout, Code, CodeBlock, Document, Emph, Endnote, Heading,
                             Image, Inline, LineBreak, Link, NoteRef, OrderedList, Paragraph, Quote, Rule,
                             Strong, Table, Text, address_pieces, block_text, cites_next, figure_rows, key_figures,
@@ -117,8 +118,7 @@ def _reader(path: Path) -> PackageReader:
     stat = path.stat()
     key = (path, stat.st_mtime_ns, stat.st_size)
     if key not in _READERS:
-        _READERS.clear()
-        _READERS[key] = PackageReader.from_file(str(path))
+        keep(_READERS, key, PackageReader.from_file(str(path)), 1)
     return _READERS[key]
 
 
@@ -294,9 +294,8 @@ class _Writer:
         partname = self.word.part.part_related_by(RT.STYLES).partname
         if self.written_styles is not None or not any(name == partname for name, *_ in _reader(self.reference).iter_sparts()):
             return
-        if len(_STYLES) >= MAX_STYLES:
-            _STYLES.clear()
-        _STYLES[self._styles_key] = _Styles(partname, files[partname.membername], self.ids, self.defaults, self.numbering)
+        keep(_STYLES, self._styles_key, _Styles(partname, files[partname.membername], self.ids, self.defaults, self.numbering),
+             MAX_STYLES)
 
     def page_setup(self) -> None:
         t = self.theme

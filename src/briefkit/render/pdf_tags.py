@@ -26,6 +26,8 @@ from reportlab.pdfbase.ttfonts import TTFontFace
 from reportlab.platypus import Flowable
 from reportlab.platypus.flowables import cdeepcopy
 
+from briefkit.kept import Generations
+
 
 @dataclass(eq=False)
 class Node:
@@ -339,29 +341,19 @@ def saving() -> Iterator[None]:
         pdfdoc.PDFZCompress.__dict__.pop("encode", None)
 
 
-class _Kept:
+class _Kept(Generations):
     """Streams compressed and font subsets made by the files before, kept by a process that writes
     the brief again and again (`watch`): Flate bytes by the bytes compressed, a subset by its font
     face and characters. Entries the last file neither used nor made are let go."""
 
     def __init__(self) -> None:
-        self.last: dict = {}
-        self.now: dict = {}
-        self.size = 0  # bytes in `now`
-
-    def begin(self) -> None:
-        self.last, self.now, self.size = self.now, {}, 0
+        super().__init__(MAX_KEPT, lambda key, data: len(data) + (len(key) if isinstance(key, bytes) else 0))
 
     def get(self, key, make):
-        data = self.now.get(key)
+        data = self.find(key)
         if data is None:
-            data = self.last.get(key)
-            if data is None:
-                data = make()
-            size = len(data) + (len(key) if isinstance(key, bytes) else 0)
-            if self.size + size <= MAX_KEPT:
-                self.now[key] = data
-                self.size += size
+            data = make()
+            self.keep(key, data)
         return data
 
 
